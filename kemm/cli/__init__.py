@@ -1,0 +1,41 @@
+"""The ``kemm`` command line. Thin: it parses arguments, calls library functions and owns the terminal."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.text import Text
+
+from kemm.errors import KemmError
+
+app = typer.Typer(name="kemm", help="Knowledge-enhanced multimodal models.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+console = Console(stderr=True)
+
+
+@app.callback()
+def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=console, show_path=False, show_time=False)], force=True)
+
+
+def _register_subcommands() -> None:
+    from kemm.cli.kg import app as kg_app
+
+    app.add_typer(kg_app, name="kg", help="Ingest, inspect, split and export knowledge graphs.")
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    """Entry point of the ``kemm`` console script: bad input ends with a one-line message, not a traceback."""
+    try:
+        app()
+    except KemmError as e:
+        console.print(Text.assemble(("error: ", "bold red"), str(e)), highlight=False)
+        sys.exit(2)

@@ -1,0 +1,145 @@
+"""File helpers: atomic writes, transparent gzip, checksums, TSV escaping."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: str | Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def open_binary(path: str | Path) -> tuple[IO[bytes], IO[bytes]]:
+    """Open ``path`` for reading bytes, decompressing gzip transparently.
+
+    Returns ``(stream, raw)``: read from ``stream``; ``raw.tell()`` is the position in the file on
+    disk, which is what a progress bar over the file size needs.
+    """
+    raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    if raw.read(2) == GZIP_MAGIC:
+        raw.seek(0)
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    raw.seek(0)
+    return raw, raw
+
+
+def read_head(path: str | Path, n: int = 4096) -> bytes:
+    """First ``n`` bytes of ``path`` after gzip decompression (empty on a broken gzip stream)."""
+    stream, raw = open_binary(path)
+    try:
+        return stream.read(n)
+    except (OSError, EOFError):
+        return b""
+    finally:
+        stream.close()
+        raw.close()
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fsync_dir(path: str | Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a directory be opened
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Write ``path`` through a temporary file in the same directory, renamed into place on success.
+
+    A crash leaves either the old file or the new one, never half of either.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Build a directory under a temporary name and swap it in when the block succeeds.
+
+    The temporary directory is a sibling of ``path`` (same filesystem, so the rename is atomic).
+    An existing ``path`` is replaced only after the new one is complete; on error the temporary
+    directory is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb+") as fh:
+                    os.fsync(fh.fileno())
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(path, old)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def tsv_escape(value: str | None) -> str:
+    """Escape a field for a TSV cell (backslash, tab, newline, carriage return)."""
+    if value is None:
+        return ""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return "".join(_ESCAPES.get(c, c) for c in value)
+    return value
+
+
+def tsv_unescape(value: str) -> str:
+    if "\\" not in value:
+        return value
+    out = io.StringIO()
+    it = iter(value)
+    for c in it:
+        if c == "\\":
+            nxt = next(it, "")
+            out.write(_UNESCAPES.get(nxt, "\\" + nxt))
+        else:
+            out.write(c)
+    return out.getvalue()

@@ -1,0 +1,99 @@
+"""The ``kemm kg`` commands end to end, through typer's test runner."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from kemm.cli import app
+from kemm.kg import KnowledgeGraph
+
+runner = CliRunner()
+
+
+def run(*args, ok=True):
+    result = runner.invoke(app, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output + repr(result.exception)
+    return result
+
+
+@pytest.fixture
+def kg_dir(fixtures, tmp_path):
+    out = tmp_path / "kg"
+    run("kg", "ingest", fixtures / "rdf" / "tiny.ttl", fixtures / "tsv" / "tiny_split", "--out", out)
+    return out
+
+
+def test_ingest_merges_and_writes_meta(kg_dir):
+    meta = json.loads((kg_dir / "meta.json").read_text())
+    assert meta["num_triples"] == 15 + 16
+    assert [s["format"] for s in meta["sources"]] == ["turtle", "tsv"]
+
+
+def test_stats_json(kg_dir):
+    res = run("kg", "stats", kg_dir, "--json", "--verify")
+    stats = json.loads(res.stdout)
+    assert stats["num_triples"] == 31 and stats["splits"] == {"train": 12, "valid": 2, "test": 2}
+
+
+def test_split_writes_splits(kg_dir):
+    res = run("kg", "split", kg_dir, "--seed", "3", "--ratios", "0.6", "0.2", "0.2", "--drop-inverse-leakage")
+    assert "train=" in res.stdout
+    kg = KnowledgeGraph.load(kg_dir, verify=True)
+    assert sum(len(v) for v in kg.splits.values()) == kg.num_triples
+    assert kg.meta["split"]["seed"] == 3
+
+
+def test_export_all_formats(kg_dir, tmp_path):
+    run("kg", "export", kg_dir, "--to", "ntriples", "--out", tmp_path / "kg.nt")
+    back = tmp_path / "back"
+    run("kg", "ingest", tmp_path / "kg.nt", "--out", back)
+    kg, kg2 = KnowledgeGraph.load(kg_dir), KnowledgeGraph.load(back)
+    assert kg2.num_triples == kg.num_triples and kg2.num_entities == kg.num_entities
+    def by_label(g):
+        return sorted((g.entity_label(h), g.relations.label(r), g.entity_label(t)) for h, r, t in g.triples.tolist())
+
+    assert by_label(kg2) == by_label(kg)
+    run("kg", "export", kg_dir, "--to", "pyg", "--out", tmp_path / "kg.pt")
+    data = torch.load(tmp_path / "kg.pt", weights_only=False)
+    np.testing.assert_array_equal(data.edge_type.numpy(), kg.triples[:, 1])
+    run("kg", "export", kg_dir, "--to", "networkx", "--out", tmp_path / "kg.graphml")
+    assert (tmp_path / "kg.graphml").stat().st_size > 0
+
+
+def test_neighbors(kg_dir):
+    res = run("kg", "neighbors", kg_dir, "knives")
+    assert "kitchen" in res.stdout and "tool" in res.stdout
+
+
+def test_errors_are_messages_not_tracebacks(kg_dir, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from kemm import cli
+
+    bad = tmp_path / "bad.nt"
+    bad.write_text("<http://a> <http://b> <http://c> .\nnot rdf\n")
+    monkeypatch.setattr(sys, "argv", ["kemm", "kg", "ingest", str(bad), "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2:" in err.replace("\n", "") and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+    monkeypatch.setattr(sys, "argv", ["kemm", "kg", "neighbors", str(kg_dir), "spoon"])
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert "unknown entity 'spoon'" in capsys.readouterr().err
+
+
+def test_skip_writes_report(tmp_path):
+    bad = tmp_path / "bad.nt"
+    bad.write_text("<http://a> <http://b> <http://c> .\nnot rdf\n<http://c> <http://b> <http://d> .\n")
+    run("kg", "ingest", bad, "--out", tmp_path / "o", "--on-error", "skip")
+    report = (tmp_path / "o" / "skipped.tsv").read_text().splitlines()
+    assert report[0] == "source\tline\treason\ttext"
+    assert report[1].split("\t")[1] == "2" and report[1].endswith("not rdf")
+    assert json.loads((tmp_path / "o" / "meta.json").read_text())["skipped"] == 1
