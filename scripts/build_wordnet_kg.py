@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -36,7 +36,7 @@ import numpy as np
 from kemm.kg.graph import KnowledgeGraph
 from kemm.kg.readers import ingest
 from kemm.kg.readers.wordnet import DERIVED_FROM, POINTERS, POS_FILES, find_file
-from kemm.utils.io import atomic_directory, open_binary, sha256_file
+from kemm.utils.io import atomic_directory, open_binary
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 1 << 20
@@ -60,16 +60,25 @@ def license_header(path: Path) -> bytes:
     return b"".join(lines)
 
 
-def gzip_copy(src: Path, dst: Path) -> None:
-    """Write ``src`` (plain or gzipped) to ``dst`` as deterministic gzip -9 (mtime 0, no file name)."""
+def gzip_copy(src: Path, dst: Path) -> tuple[str, int]:
+    """Write ``src`` (plain or gzipped) to ``dst`` as deterministic gzip -9 (mtime 0, no file name).
+
+    Returns the sha256 and the size of the uncompressed content.
+    """
+    digest = hashlib.sha256()
+    size = 0
     stream, raw = open_binary(src)
     try:
         with open(dst, "wb") as out, gzip.GzipFile(filename="", mode="wb", fileobj=out,
                                                    compresslevel=9, mtime=0) as gz:
-            shutil.copyfileobj(stream, gz, CHUNK)
+            while block := stream.read(CHUNK):
+                digest.update(block)
+                size += len(block)
+                gz.write(block)
     finally:
         stream.close()
         raw.close()
+    return digest.hexdigest(), size
 
 
 def debian_version() -> str | None:
@@ -106,17 +115,17 @@ def same_graph(a: KnowledgeGraph, b: KnowledgeGraph) -> bool:
             and list(a.attributes.rows()) == list(b.attributes.rows()))
 
 
-def readme(c: dict[str, Any], files: dict[str, tuple[str, int]], version: str | None) -> str:
+def readme(c: dict[str, Any], files: dict[str, tuple[str, int, int]], version: str | None) -> str:
     src = f"Debian's `wordnet-base` package (version {version})" if version else "a WordNet 3.0 database directory"
     by_file = c["synsets_by_file"]
     rel_rows = "\n".join(f"| `{name}` | `{SYMBOLS.get(name, '?')}` | {n:,} |"
                          for name, n in c["triples_by_relation"].items())
-    file_rows = "\n".join(f"| `{name}.gz` | {size:,} | `{sha}` |" for name, (sha, size) in files.items())
+    file_rows = "\n".join(f"| `{name}.gz` | {gz:,} | {size:,} | `{sha}` |" for name, (sha, size, gz) in files.items())
     return f"""# WordNet 3.0
 
 Princeton WordNet 3.0, the lexical database of English, as a kemm knowledge-graph source: the
-database files `data.*` and `index.*`, unmodified and gzip-compressed, taken from {src}.
-The directory is read by kemm's `wordnet` reader as it is:
+database files `data.*` and `index.*`, unmodified and gzip-compressed, taken from
+{src}. kemm's `wordnet` reader reads the directory as it is:
 
 ```bash
 kemm kg ingest knowledge_graphs/wordnet --out runs/kg/wordnet
@@ -132,15 +141,16 @@ kg, skipped = ingest(["knowledge_graphs/wordnet"])
 
 ## What the KG holds
 
-* **Entities**: the {c['synsets']:,} synsets (nouns {by_file.get('noun', 0):,}, verbs
-  {by_file.get('verb', 0):,}, adjectives {by_file.get('adj', 0):,} including satellites, adverbs
-  {by_file.get('adv', 0):,}), keyed `http://wordnet-rdf.princeton.edu/wn30/{{offset}}-{{n|v|a|r}}`.
-  Label: first lemma; aliases: the other lemmas and the NLTK name (`dog.n.01`); description: the
-  gloss; attributes `wn:lexname` and `wn:pos`.
+* **Entities**: {c['synsets']:,} synsets: {by_file.get('noun', 0):,} nouns, {by_file.get('verb', 0):,} verbs,
+  {by_file.get('adj', 0):,} adjectives (satellites included) and {by_file.get('adv', 0):,} adverbs, keyed
+  `http://wordnet-rdf.princeton.edu/wn30/{{offset}}-{{n|v|a|r}}`. Label: the first lemma; aliases:
+  the other lemmas and the NLTK name (`dog.n.01`); description: the gloss; attributes
+  `wn:lexname` (lexicographer file) and `wn:pos`.
 * **Relations**: {c['relations']} pointer types, keyed by name, with the pointer symbol as an alias.
-* **Triples**: {c['triples']:,}, from {c['pointers']:,} pointers of which {c['lexical_pointers']:,}
-  are lexical (between words; lifted to their synsets, as in WN18RR) and duplicates removed.
-  Both directions are kept where WordNet stores both (`hypernym` and `hyponym`).
+  `\\` is `pertainym` from adjectives and `derived_from` from adverbs.
+* **Triples**: {c['triples']:,} unique triples from {c['pointers']:,} pointers, {c['lexical_pointers']:,} of
+  them lexical (between words, lifted to their synsets as in WN18RR). Both directions are kept
+  where WordNet stores both (`hypernym` and `hyponym`).
 
 | relation | symbol | triples |
 |---|---|---:|
@@ -148,8 +158,8 @@ kg, skipped = ingest(["knowledge_graphs/wordnet"])
 
 ## Files
 
-| file | bytes | sha256 of the uncompressed file |
-|---|---:|---|
+| file | bytes | uncompressed bytes | sha256 of the uncompressed file |
+|---|---:|---:|---|
 {file_rows}
 
 Rebuild with `python scripts/build_wordnet_kg.py` (from `/usr/share/wordnet`, or `--src DIR`).
@@ -195,17 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the data files do not all start with the same license header", file=sys.stderr)
         return 1
 
-    files: dict[str, tuple[str, int]] = {}
+    files: dict[str, tuple[str, int, int]] = {}  # name -> (sha256, bytes, gzipped bytes)
     with atomic_directory(args.out) as tmp:
         for name in names:
-            gzip_copy(sources[name], tmp / f"{name}.gz")
-            stream, raw = open_binary(tmp / f"{name}.gz")
-            with stream, raw:
-                plain = tmp / f".{name}.check"
-                with open(plain, "wb") as f:
-                    shutil.copyfileobj(stream, f, CHUNK)
-            files[name] = (sha256_file(plain), plain.stat().st_size)
-            plain.unlink()
+            sha, size = gzip_copy(sources[name], tmp / f"{name}.gz")
+            files[name] = (sha, size, (tmp / f"{name}.gz").stat().st_size)
         (tmp / "LICENSE").write_bytes(header)
         (tmp / "README.md").write_text(readme(c, files, debian_version()), encoding="utf-8", newline="\n")
 
@@ -217,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     shipped_bytes = sum(p.stat().st_size for p in args.out.iterdir() if p.is_file())
     c["seconds_to_ingest"] = round(seconds, 2)
     c["shipped_bytes"] = shipped_bytes
-    c["source_bytes"] = sum(size for _, size in files.values())
+    c["source_bytes"] = sum(size for _, size, _ in files.values())
     print(f"wrote {args.out}: {shipped_bytes / 2**20:.1f} MiB; it reads back to the same KG "
           f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
 

@@ -85,9 +85,11 @@ class KGBuilder:
                     weights: Iterable[float] | None = None, split: str = NO_SPLIT) -> int:
         """Append many triples given as three id sequences of equal length; returns how many."""
         n0 = len(self._h)
-        self._h.extend(heads)
-        self._r.extend(relations)
-        self._t.extend(tails)
+        for store, ids in ((self._h, heads), (self._r, relations), (self._t, tails)):
+            if isinstance(ids, np.ndarray):
+                store.frombytes(np.ascontiguousarray(ids, dtype=np.int64).tobytes())
+            else:
+                store.extend(ids)
         n = len(self._h) - n0
         if len(self._r) != len(self._h) or len(self._t) != len(self._h):
             raise KemmError("add_triples: heads, relations and tails differ in length")
@@ -153,17 +155,7 @@ class KGBuilder:
         weights = np.frombuffer(self._w, dtype=np.float32).copy() if self._has_weights else None
         split = np.frombuffer(self._split, dtype=np.int8)
         if dedup and len(triples):
-            keys = np.ascontiguousarray(triples).view(np.dtype((np.void, 12))).ravel()
-            if weights is not None:
-                # max weight per unique triple, first occurrence keeps its position
-                _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-                best = np.full(len(first), -np.inf, dtype=np.float32)
-                np.maximum.at(best, inverse, weights)
-                order = np.sort(first)
-                weights = best[inverse[order]]
-            else:
-                _, first = np.unique(keys, return_index=True)
-                order = np.sort(first)
+            order, weights = _dedup(triples, weights, n_ent, len(self.relations))
             dropped = len(triples) - len(order)
             if dropped:
                 logger.info("dropped %d duplicate triples", dropped)
@@ -183,3 +175,22 @@ class KGBuilder:
             splits=splits,
             meta={"sources": [vars(s) for s in self.sources]},
         )
+
+
+def _dedup(triples: np.ndarray, weights: np.ndarray | None, n_ent: int, n_rel: int
+           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Positions of the first occurrence of each distinct triple (in input order), and their weights
+    (the largest weight among the copies)."""
+    if n_ent * n_ent * max(n_rel, 1) < 2**63:  # one int64 key per triple sorts much faster than bytes
+        t = triples.astype(np.int64)
+        keys = (t[:, 0] * max(n_rel, 1) + t[:, 1]) * n_ent + t[:, 2]
+    else:
+        keys = np.ascontiguousarray(triples).view(np.dtype((np.void, 12))).ravel()
+    if weights is None:
+        _, first = np.unique(keys, return_index=True)
+        return np.sort(first), None
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    best = np.full(len(first), -np.inf, dtype=np.float32)
+    np.maximum.at(best, inverse.ravel(), weights)
+    order = np.sort(first)
+    return order, best[inverse.ravel()[order]]

@@ -1,18 +1,29 @@
 """Streaming N-Triples / N-Quads reader (plain or gzipped) on pyoxigraph's Rust parser.
 
-No rdflib ``Graph`` is built: the file is read in blocks of whole lines, each block is parsed by
-pyoxigraph and its terms are mapped straight to integer ids. A block that fails to parse is
-parsed again line by line, so a bad line is reported with its number (and, under
-``--on-error skip``, skipped while the rest of the block is kept).
+No rdflib ``Graph`` is built. The file is read in blocks of whole lines (4 MiB); pyoxigraph parses
+each block and its terms are mapped to block-local ids, then merged into the KG's vocabularies
+with one dictionary look-up per *distinct* term of the block. With ``workers > 1`` the blocks are
+parsed in worker processes while the main process merges, in file order, so the ids and the result
+are the same as with one worker. At most ``2 * workers`` blocks are in flight, so memory stays
+bounded whatever the file size.
+
+A block that fails to parse is parsed again line by line, so a bad line is reported with its
+number (and, under ``--on-error skip``, skipped while the rest of the block is kept).
 """
 
 from __future__ import annotations
 
 import array
 import gc
+import multiprocessing
+import os
 import zlib
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyoxigraph as ox
 
 from kemm.kg.builder import KGBuilder, SourceRecord
@@ -21,107 +32,241 @@ from kemm.kg.readers.rdfterms import NAME_PREDICATES, blank_key, plain_datatype
 from kemm.utils.io import open_binary
 
 BLOCK_BYTES = 1 << 22  # 4 MiB of text per parser call
+PARALLEL_MIN_BYTES = 16 << 20  # smaller files are not worth starting worker processes for
+
+
+@dataclass
+class ParsedBlock:
+    """One block of lines, parsed, with block-local ids (picklable: it crosses process boundaries).
+
+    Attributes:
+        first_line: line number of the block's first line in the file.
+        keys: node keys (IRIs, or per-source blank-node keys) in first-seen order; local id = index.
+        predicates: predicate IRIs in first-seen order.
+        h, r, t: local ids of the triples, int64 bytes.
+        names: ``(key, kind, text, lang)`` for labels, aliases and descriptions (of nodes or predicates).
+        attributes: ``(local node id, predicate, value, datatype, lang)`` for other literals.
+        bad: ``(line, message, text)`` for each line that did not parse.
+    """
+
+    first_line: int
+    keys: list[str] = field(default_factory=list)
+    predicates: list[str] = field(default_factory=list)
+    h: bytes = b""
+    r: bytes = b""
+    t: bytes = b""
+    names: list[tuple[str, str, str, str]] = field(default_factory=list)
+    attributes: list[tuple[int, str, str, str, str]] = field(default_factory=list)
+    bad: list[tuple[int, str, str]] = field(default_factory=list)
+    global_ids: bool = False  # ids are already the builder's (in-process parsing), not block-local
+
+
+class _LocalIds(dict):
+    __slots__ = ()
+
+    def __missing__(self, key: str) -> int:
+        value = self[key] = len(self)
+        return value
+
+
+def parse_block(block: bytes, first_line: int, fmt: str, source_index: int, builder: KGBuilder | None = None
+                ) -> ParsedBlock:
+    """Parse ``block`` (whole lines of N-Triples or N-Quads); ``fmt`` names an ``ox.RdfFormat``.
+
+    With ``builder`` (in-process parsing), terms map straight to the builder's ids; without, to
+    block-local ids that :meth:`_LineRdfReader._apply` merges.
+    """
+    ox_format = getattr(ox.RdfFormat, fmt)
+    vocab = (builder.entities.ids, builder.relations.ids) if builder is not None else (_LocalIds(), _LocalIds())
+    out = ParsedBlock(first_line, global_ids=builder is not None)
+    try:
+        _map_terms(ox.parse(input=block, format=ox_format), out, source_index, *vocab)
+        return out
+    except SyntaxError:
+        # start again, line by line, to locate the bad lines (ids given on the way are reused)
+        out = ParsedBlock(first_line, global_ids=builder is not None)
+    quads = []
+    for offset, line in enumerate(block.split(b"\n")):
+        if not line.strip():
+            continue
+        try:
+            quads.extend(ox.parse(input=line, format=ox_format))
+        except SyntaxError as e:
+            msg = str(e).split(": ", 1)[-1] if "Parser error" in str(e) else str(e)
+            out.bad.append((first_line + offset, f"invalid {fmt.lower().replace('_', '-')}: {msg}",
+                            line.decode("utf-8", errors="replace")))
+    _map_terms(quads, out, source_index, *vocab)
+    return out
+
+
+def _map_terms(quads, out: ParsedBlock, source_index: int, keys: dict, preds: dict) -> None:
+    """Fill ``out`` from ``quads``; ``quads`` may be a lazy parser that raises part-way.
+
+    ``keys``/``preds`` assign ids on look-up (``__missing__``).
+    """
+    h, r, t = array.array("q"), array.array("q"), array.array("q")
+    ha, ra, ta = h.append, r.append, t.append
+    NamedNode, BlankNode, Literal = ox.NamedNode, ox.BlankNode, ox.Literal  # noqa: N806
+    rest = []
+    for q in quads:  # hot loop: IRI -> IRI statements take the first branch
+        o = q.object
+        if type(o) is NamedNode:
+            s = q.subject
+            if type(s) is NamedNode:
+                ha(keys[s.value])
+                ra(preds[q.predicate.value])
+                ta(keys[o.value])
+                continue
+        rest.append(q)
+    for q in rest:  # literals, blank nodes, RDF-star
+        s, p, o = q.subject, q.predicate, q.object
+        ts, to = type(s), type(o)
+        if ts is NamedNode:
+            skey = s.value
+        elif ts is BlankNode:
+            skey = blank_key(source_index, s.value)
+        else:  # a quoted triple as subject is not a KG node
+            continue
+        if to is Literal:
+            pred = p.value
+            kind = NAME_PREDICATES.get(pred)
+            lang = o.language or ""
+            if kind is not None:
+                out.names.append((skey, kind, o.value, lang))
+            else:
+                out.attributes.append((keys[skey], pred, o.value, plain_datatype(o.datatype.value), lang))
+        elif to is NamedNode or to is BlankNode:
+            ha(keys[skey])
+            ra(preds[p.value])
+            ta(keys[o.value if to is NamedNode else blank_key(source_index, o.value)])
+    if not out.global_ids:
+        out.keys = list(keys)
+        out.predicates = list(preds)
+    out.h, out.r, out.t = h.tobytes(), r.tobytes(), t.tobytes()
 
 
 class _LineRdfReader(Reader):
-    ox_format: ox.RdfFormat
+    """Options: ``workers`` (int; 0 = automatic: one per CPU, at most 4, for files over 16 MiB)."""
+
+    ox_format_name: str
+
+    def _workers(self, path: Path) -> int:
+        n = int(self.options.get("workers", 0) or 0)
+        if n > 0:
+            return n
+        if path.stat().st_size < PARALLEL_MIN_BYTES:
+            return 1
+        return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
     def read(self, path: Path, builder: KGBuilder, errors: ErrorPolicy,
              progress: ProgressFn | None = None) -> SourceRecord:
         record = SourceRecord(str(path), self.name)
         source_index = len(builder.sources)
-        stream, raw = open_binary(path)
-        line_no = 1  # number of the first line of the current block
-        pending = b""
+        workers = self._workers(path)
+        record.extra["workers"] = workers
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of short-lived term objects: the cyclic GC only costs time here
+        try:
+            items = self._blocks(path)
+            if workers == 1:
+                for item in items:
+                    self._merge(item, source_index, path, builder, errors, record, progress)
+            else:
+                ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                                  else "spawn")
+                with ctx.Pool(workers) as pool:
+                    window: deque = deque()
+                    for item in items:
+                        if isinstance(item[0], bytes):
+                            block, first, pos = item
+                            window.append((pool.apply_async(parse_block, (block, first, self.ox_format_name,
+                                                                          source_index)), pos))
+                        else:
+                            window.append((item, None))
+                        while len(window) > 2 * workers:
+                            self._merge_ready(window.popleft(), source_index, path, builder, errors, record,
+                                              progress)
+                    while window:
+                        self._merge_ready(window.popleft(), source_index, path, builder, errors, record, progress)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return record
+
+    def _blocks(self, path: Path) -> Iterator[tuple]:
+        """Yield ``(block_bytes, first_line, file_position)``, or ``("error", message, line)`` once on a
+        broken compressed stream (after which nothing more is read)."""
+        stream, raw = open_binary(path)
+        line_no = 1
+        pending = b""
         try:
             while True:
                 try:
                     data = stream.read(BLOCK_BYTES)
                 except (OSError, EOFError, zlib.error) as e:
-                    errors.error(f"broken compressed stream ({e}); lines after this one were not read",
-                                 path, line_no + pending.count(b"\n"))
-                    break
+                    yield ("error", f"broken compressed stream ({e}); lines after this one were not read",
+                           line_no + pending.count(b"\n"))
+                    return
                 if not data:
-                    block, pending = pending, b""
-                    if not block:
-                        break
-                else:
-                    data = pending + data
-                    cut = data.rfind(b"\n") + 1
-                    if cut == 0:
-                        pending = data
-                        continue
-                    block, pending = data[:cut], data[cut:]
-                self._parse_block(block, line_no, path, builder, errors, record, source_index)
+                    if pending:
+                        yield pending, line_no, raw.tell()
+                    return
+                data = pending + data
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    pending = data
+                    continue
+                block, pending = data[:cut], data[cut:]
+                yield block, line_no, raw.tell()
                 line_no += block.count(b"\n")
-                if progress is not None:
-                    progress(raw.tell())
-                if not data:
-                    break
         finally:
-            if gc_was_enabled:
-                gc.enable()
             stream.close()
             raw.close()
-        return record
 
-    def _parse_block(self, block: bytes, first_line: int, path: Path, builder: KGBuilder,
-                     errors: ErrorPolicy, record: SourceRecord, source_index: int) -> None:
-        try:
-            quads = list(ox.parse(input=block, format=self.ox_format))
-        except SyntaxError:
-            quads = []
-            for offset, line in enumerate(block.split(b"\n")):
-                if not line.strip():
-                    continue
-                try:
-                    quads.extend(ox.parse(input=line, format=self.ox_format))
-                except SyntaxError as e:
-                    msg = str(e).split(": ", 1)[-1] if "Parser error" in str(e) else str(e)
-                    errors.error(f"invalid {self.name}: {msg}", path, first_line + offset,
-                                 line.decode("utf-8", errors="replace"))
-        self._add(quads, builder, record, source_index)
+    def _merge_ready(self, entry, source_index, path, builder, errors, record, progress) -> None:
+        item, pos = entry
+        if pos is None:
+            self._merge(item, source_index, path, builder, errors, record, progress)
+        else:
+            self._apply(item.get(), path, builder, errors, record)
+            if progress is not None:
+                progress(pos)
+
+    def _merge(self, item, source_index, path, builder, errors, record, progress) -> None:
+        if item[0] == "error":
+            errors.error(item[1], path, item[2])
+            return
+        block, first, pos = item
+        self._apply(parse_block(block, first, self.ox_format_name, source_index, builder), path, builder, errors,
+                    record)
+        if progress is not None:
+            progress(pos)
 
     @staticmethod
-    def _add(quads: list, builder: KGBuilder, record: SourceRecord, source_index: int) -> None:
-        ents = builder.entities.ids
-        rels = builder.relations.ids
-        h = array.array("q")
-        r = array.array("q")
-        t = array.array("q")
-        ha, ra, ta = h.append, r.append, t.append
-        NamedNode, BlankNode, Literal = ox.NamedNode, ox.BlankNode, ox.Literal  # noqa: N806
-        n_attr = 0
-        for q in quads:
-            s, p, o = q.subject, q.predicate, q.object
-            ts, to = type(s), type(o)
-            if ts is NamedNode:
-                skey = s.value
-            elif ts is BlankNode:
-                skey = blank_key(source_index, s.value)
-            else:  # RDF-star quoted triple as subject: not a KG node
-                continue
-            if to is NamedNode:
-                ha(ents[skey])
-                ra(rels[p.value])
-                ta(ents[o.value])
-            elif to is Literal:
-                pred = p.value
-                kind = NAME_PREDICATES.get(pred)
-                lang = o.language or ""
-                if kind is not None:
-                    builder.add_name(skey, kind, o.value, lang)
-                else:
-                    builder.add_attribute(ents[skey], pred, o.value, plain_datatype(o.datatype.value), lang)
-                    n_attr += 1
-            elif to is BlankNode:
-                ha(ents[skey])
-                ra(rels[p.value])
-                ta(ents[blank_key(source_index, o.value)])
+    def _apply(pb: ParsedBlock, path: Path, builder: KGBuilder, errors: ErrorPolicy, record: SourceRecord) -> None:
+        for line, message, text in pb.bad:
+            errors.error(message, path, line, text)
+        if pb.global_ids:
+            h, r, t = (np.frombuffer(x, dtype=np.int64) for x in (pb.h, pb.r, pb.t))
+            record.triples += builder.add_triples(h, r, t)
+            for key, kind, text, lang in pb.names:
+                builder.add_name(key, kind, text, lang)
+            builder.attributes.extend(pb.attributes)
+            record.attributes += len(pb.attributes)
+            return
+        ids = np.fromiter(map(builder.entities.ids.__getitem__, pb.keys), dtype=np.int64, count=len(pb.keys))
+        rids = np.fromiter(map(builder.relations.ids.__getitem__, pb.predicates), dtype=np.int64,
+                           count=len(pb.predicates))
+        h = ids[np.frombuffer(pb.h, dtype=np.int64)]
+        r = rids[np.frombuffer(pb.r, dtype=np.int64)]
+        t = ids[np.frombuffer(pb.t, dtype=np.int64)]
         record.triples += builder.add_triples(h, r, t)
-        record.attributes += n_attr
+        for key, kind, text, lang in pb.names:
+            builder.add_name(key, kind, text, lang)
+        if pb.attributes:
+            ids_list = ids.tolist()
+            builder.attributes.extend((ids_list[i], p, v, d, lg) for i, p, v, d, lg in pb.attributes)
+            record.attributes += len(pb.attributes)
 
 
 @READERS.register("ntriples", aliases=("nt", "n-triples"))
@@ -130,7 +275,7 @@ class NTriplesReader(_LineRdfReader):
 
     name = "ntriples"
     extensions = (".nt", ".ntriples")
-    ox_format = ox.RdfFormat.N_TRIPLES
+    ox_format_name = "N_TRIPLES"
 
     @classmethod
     def sniff(cls, path: Path, head: bytes) -> bool:
@@ -144,7 +289,7 @@ class NQuadsReader(_LineRdfReader):
 
     name = "nquads"
     extensions = (".nq", ".nquads")
-    ox_format = ox.RdfFormat.N_QUADS
+    ox_format_name = "N_QUADS"
 
     @classmethod
     def sniff(cls, path: Path, head: bytes) -> bool:
