@@ -90,7 +90,7 @@ class TsvReader(Reader):
                     break
                 lineno += 1
                 line = line.rstrip("\r\n")
-                if not line.strip() or line.startswith("#"):
+                if not line.strip():
                     continue
                 cells = line.split("\t")
                 if len(cells) not in (3, 4) or not all(c.strip() for c in cells[:3]):
