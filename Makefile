@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and pinned: an unpinned requirement would resolve a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,models]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,9 +31,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -m ""
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff + mypy: every static check in one command
 	$(VENV)/bin/ruff check kemm tests scripts
 	$(VENV)/bin/ruff format --check kemm tests scripts
+	$(VENV)/bin/mypy kemm
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format kemm tests scripts

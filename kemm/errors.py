@@ -15,8 +15,9 @@ class InputError(KemmError):
     ``str(err)`` reads ``path:line: message`` so that editors and terminals can jump to it.
     """
 
-    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
-                 text: str | None = None) -> None:
+    def __init__(
+        self, message: str, path: str | Path | None = None, line: int | None = None, text: str | None = None
+    ) -> None:
         self.message = message
         self.path = str(path) if path is not None else None
         self.line = line

@@ -38,7 +38,9 @@ class Registry(Generic[T]):
             keys = dict.fromkeys(normalize_name(n) for n in (name, *aliases))
             for key in keys:
                 if key in self._items:
-                    raise KemmError(f"{self.kind} {key!r} is already registered (as {self._canonical[key]!r})")
+                    raise KemmError(
+                        f"{self.kind} {key!r} is already registered (as {self._canonical[key]!r})"
+                    )
                 self._items[key] = obj
                 self._canonical[key] = name
             return obj
@@ -49,7 +51,9 @@ class Registry(Generic[T]):
         try:
             return self._items[normalize_name(name)]
         except KeyError:
-            raise KemmError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}") from None
+            raise KemmError(
+                f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
+            ) from None
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and normalize_name(name) in self._items

@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 
-def make_ntriples(path: Path, n: int, n_entities: int = 200_000, n_relations: int = 200, seed: int = 0) -> None:
+def make_ntriples(
+    path: Path, n: int, n_entities: int = 200_000, n_relations: int = 200, seed: int = 0
+) -> None:
     rng = np.random.default_rng(seed)
     # Zipf-like popularity: a few hubs and a long tail, as in real KGs
     heads = (rng.pareto(1.2, n) * 50).astype(np.int64) % n_entities
@@ -39,12 +41,16 @@ def make_ntriples(path: Path, n: int, n_entities: int = 200_000, n_relations: in
     with open(path, "w", encoding="utf-8") as f:
         for start in range(0, n, 100_000):
             sl = slice(start, min(n, start + 100_000))
-            f.write("".join(
-                f'<http://kemm.example/entity/Q{h}> <http://www.w3.org/2000/01/rdf-schema#label> "entity number {h}"@en .\n'
-                if lab else
-                f"<http://kemm.example/entity/Q{h}> <http://kemm.example/prop/P{r}> <http://kemm.example/entity/Q{t}> .\n"
-                for h, r, t, lab in zip(heads[sl].tolist(), rels[sl].tolist(), tails[sl].tolist(), is_label[sl].tolist())
-            ))
+            f.write(
+                "".join(
+                    f'<http://kemm.example/entity/Q{h}> <http://www.w3.org/2000/01/rdf-schema#label> "entity number {h}"@en .\n'
+                    if lab
+                    else f"<http://kemm.example/entity/Q{h}> <http://kemm.example/prop/P{r}> <http://kemm.example/entity/Q{t}> .\n"
+                    for h, r, t, lab in zip(
+                        heads[sl].tolist(), rels[sl].tolist(), tails[sl].tolist(), is_label[sl].tolist()
+                    )
+                )
+            )
 
 
 ALL_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []

@@ -69,8 +69,10 @@ def gzip_copy(src: Path, dst: Path) -> tuple[str, int]:
     size = 0
     stream, raw = open_binary(src)
     try:
-        with open(dst, "wb") as out, gzip.GzipFile(filename="", mode="wb", fileobj=out,
-                                                   compresslevel=9, mtime=0) as gz:
+        with (
+            open(dst, "wb") as out,
+            gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=9, mtime=0) as gz,
+        ):
             while block := stream.read(CHUNK):
                 digest.update(block)
                 size += len(block)
@@ -84,8 +86,13 @@ def gzip_copy(src: Path, dst: Path) -> tuple[str, int]:
 def debian_version() -> str | None:
     """Installed version of Debian's ``wordnet-base``, or ``None``."""
     try:
-        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "wordnet-base"], capture_output=True,
-                             text=True, check=True, timeout=30)
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", "wordnet-base"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -103,24 +110,37 @@ def counts(kg: KnowledgeGraph) -> dict[str, Any]:
         "pointers": extra["pointers"],
         "lexical_pointers": extra["lexical_pointers"],
         "attributes": len(kg.attributes),
-        "triples_by_relation": {kg.relations.keys[r]: per_rel[r] for r in sorted(per_rel, key=lambda r: -per_rel[r])},
+        "triples_by_relation": {
+            kg.relations.keys[r]: per_rel[r] for r in sorted(per_rel, key=lambda r: -per_rel[r])
+        },
     }
 
 
 def same_graph(a: KnowledgeGraph, b: KnowledgeGraph) -> bool:
-    return (a.entities.keys == b.entities.keys and a.entities.labels == b.entities.labels
-            and a.entities.descriptions == b.entities.descriptions and a.entities.aliases == b.entities.aliases
-            and a.relations.keys == b.relations.keys
-            and np.array_equal(np.asarray(a.triples), np.asarray(b.triples))
-            and list(a.attributes.rows()) == list(b.attributes.rows()))
+    return (
+        a.entities.keys == b.entities.keys
+        and a.entities.labels == b.entities.labels
+        and a.entities.descriptions == b.entities.descriptions
+        and a.entities.aliases == b.entities.aliases
+        and a.relations.keys == b.relations.keys
+        and np.array_equal(np.asarray(a.triples), np.asarray(b.triples))
+        and list(a.attributes.rows()) == list(b.attributes.rows())
+    )
 
 
 def readme(c: dict[str, Any], files: dict[str, tuple[str, int, int]], version: str | None) -> str:
-    src = f"Debian's `wordnet-base` package (version {version})" if version else "a WordNet 3.0 database directory"
+    src = (
+        f"Debian's `wordnet-base` package (version {version})"
+        if version
+        else "a WordNet 3.0 database directory"
+    )
     by_file = c["synsets_by_file"]
-    rel_rows = "\n".join(f"| `{name}` | `{SYMBOLS.get(name, '?')}` | {n:,} |"
-                         for name, n in c["triples_by_relation"].items())
-    file_rows = "\n".join(f"| `{name}.gz` | {gz:,} | {size:,} | `{sha}` |" for name, (sha, size, gz) in files.items())
+    rel_rows = "\n".join(
+        f"| `{name}` | `{SYMBOLS.get(name, '?')}` | {n:,} |" for name, n in c["triples_by_relation"].items()
+    )
+    file_rows = "\n".join(
+        f"| `{name}.gz` | {gz:,} | {size:,} | `{sha}` |" for name, (sha, size, gz) in files.items()
+    )
     return f"""# WordNet 3.0
 
 Princeton WordNet 3.0, the lexical database of English, as a kemm knowledge-graph source: the
@@ -141,14 +161,14 @@ kg, skipped = ingest(["knowledge_graphs/wordnet"])
 
 ## What the KG holds
 
-* **Entities**: {c['synsets']:,} synsets: {by_file.get('noun', 0):,} nouns, {by_file.get('verb', 0):,} verbs,
-  {by_file.get('adj', 0):,} adjectives (satellites included) and {by_file.get('adv', 0):,} adverbs, keyed
+* **Entities**: {c["synsets"]:,} synsets: {by_file.get("noun", 0):,} nouns, {by_file.get("verb", 0):,} verbs,
+  {by_file.get("adj", 0):,} adjectives (satellites included) and {by_file.get("adv", 0):,} adverbs, keyed
   `http://wordnet-rdf.princeton.edu/wn30/{{offset}}-{{n|v|a|r}}`. Label: the first lemma; aliases:
   the other lemmas and the NLTK name (`dog.n.01`); description: the gloss; attributes
   `wn:lexname` (lexicographer file) and `wn:pos`.
-* **Relations**: {c['relations']} pointer types, keyed by name, with the pointer symbol as an alias.
+* **Relations**: {c["relations"]} pointer types, keyed by name, with the pointer symbol as an alias.
   `\\` is `pertainym` from adjectives and `derived_from` from adverbs.
-* **Triples**: {c['triples']:,} unique triples from {c['pointers']:,} pointers, {c['lexical_pointers']:,} of
+* **Triples**: {c["triples"]:,} unique triples from {c["pointers"]:,} pointers, {c["lexical_pointers"]:,} of
   them lexical (between words, lifted to their synsets as in WN18RR). Both directions are kept
   where WordNet stores both (`hypernym` and `hyponym`).
 
@@ -181,8 +201,12 @@ Database*. Cambridge, MA: MIT Press.
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--src", type=Path, default=Path("/usr/share/wordnet"), help="WordNet 3.0 database directory")
-    ap.add_argument("--out", type=Path, default=REPO / "knowledge_graphs" / "wordnet", help="output directory")
+    ap.add_argument(
+        "--src", type=Path, default=Path("/usr/share/wordnet"), help="WordNet 3.0 database directory"
+    )
+    ap.add_argument(
+        "--out", type=Path, default=REPO / "knowledge_graphs" / "wordnet", help="output directory"
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the counts here instead of to stdout")
     args = ap.parse_args(argv)
 
@@ -222,8 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     c["seconds_to_ingest"] = round(seconds, 2)
     c["shipped_bytes"] = shipped_bytes
     c["source_bytes"] = sum(size for _, size, _ in files.values())
-    print(f"wrote {args.out}: {shipped_bytes / 2**20:.1f} MiB; it reads back to the same KG "
-          f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    print(
+        f"wrote {args.out}: {shipped_bytes / 2**20:.1f} MiB; it reads back to the same KG "
+        f"({time.perf_counter() - t0:.1f} s)",
+        file=sys.stderr,
+    )
 
     text = json.dumps(c, indent=2) + "\n"
     if args.json is not None:

@@ -38,20 +38,39 @@ class ExportFormat(str, Enum):
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                    TimeRemainingColumn(), console=err, transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
 
 
 @app.command()
 def ingest(
-    sources: list[Path] = typer.Argument(..., help="Files or directories to read; several merge into one KG."),
+    sources: list[Path] = typer.Argument(
+        ..., help="Files or directories to read; several merge into one KG."
+    ),
     out_dir: Path = typer.Option(..., "--out", "-o", help="KG directory to write (replaced atomically)."),
-    format: str = typer.Option("auto", "--format", "-f", help="auto, ntriples, nquads, turtle, rdfxml, jsonld, "
-                               "n3, trig, conceptnet, tsv, wordnet."),
-    lang: str = typer.Option("en", "--lang", help="Preferred label language; ConceptNet keeps only this "
-                             "language ('all' keeps every language)."),
-    on_error: OnErrorChoice = typer.Option(OnErrorChoice.raise_, "--on-error", help="raise: stop at the first "
-                                           "bad record; skip: go on, count them and write them to skipped.tsv."),
+    format: str = typer.Option(
+        "auto",
+        "--format",
+        "-f",
+        help="auto, ntriples, nquads, turtle, rdfxml, jsonld, n3, trig, conceptnet, tsv, wordnet.",
+    ),
+    lang: str = typer.Option(
+        "en",
+        "--lang",
+        help="Preferred label language; ConceptNet keeps only this language ('all' keeps every language).",
+    ),
+    on_error: OnErrorChoice = typer.Option(
+        OnErrorChoice.raise_,
+        "--on-error",
+        help="raise: stop at the first bad record; skip: go on, count them and write them to skipped.tsv.",
+    ),
     no_dedup: bool = typer.Option(False, "--no-dedup", help="Keep repeated (h, r, t) triples."),
 ) -> None:
     """Read SOURCES into one knowledge graph stored in --out."""
@@ -67,8 +86,14 @@ def ingest(
             done[src] = n
             bar.update(task, completed=sum(done.values()), description=f"ingest {src.name}")
 
-        kg, skipped = ingest_sources(sources, format=format, lang=None if lang == "all" else lang,
-                                     on_error=on_error.value, progress=on_progress, dedup=not no_dedup)
+        kg, skipped = ingest_sources(
+            sources,
+            format=format,
+            lang=None if lang == "all" else lang,
+            on_error=on_error.value,
+            progress=on_progress,
+            dedup=not no_dedup,
+        )
         bar.update(task, completed=total)
     if kg.num_triples == 0:
         raise KemmError(f"no triples were read from {', '.join(map(str, sources))}; nothing written")
@@ -76,7 +101,9 @@ def ingest(
     _print_stats(compute_stats(kg))
     out.print(f"wrote {out_dir}")
     if skipped:
-        err.print(f"[yellow]skipped {len(skipped)} bad records; they are listed in {out_dir / 'skipped.tsv'}[/]")
+        err.print(
+            f"[yellow]skipped {len(skipped)} bad records; they are listed in {out_dir / 'skipped.tsv'}[/]"
+        )
 
 
 def _size(p: Path) -> int:
@@ -112,12 +139,18 @@ def stats(
 
 def _print_stats(s, top: int = 10) -> None:
     t = Table(title="knowledge graph", show_header=False)
-    for k, v in [("entities", s.num_entities), ("relations", s.num_relations), ("triples", s.num_triples),
-                 ("attributes (literals)", s.num_attributes), ("aliases", s.num_aliases),
-                 ("splits", ", ".join(f"{k}={v}" for k, v in s.splits.items()) or "none"),
-                 ("isolated entities", s.isolated_entities), ("connected components", s.num_components),
-                 ("largest component", s.largest_component),
-                 ("degree min/median/mean/p99/max", " / ".join(f"{v:g}" for v in s.degree.values()))]:
+    for k, v in [
+        ("entities", s.num_entities),
+        ("relations", s.num_relations),
+        ("triples", s.num_triples),
+        ("attributes (literals)", s.num_attributes),
+        ("aliases", s.num_aliases),
+        ("splits", ", ".join(f"{k}={v}" for k, v in s.splits.items()) or "none"),
+        ("isolated entities", s.isolated_entities),
+        ("connected components", s.num_components),
+        ("largest component", s.largest_component),
+        ("degree min/median/mean/p99/max", " / ".join(f"{v:g}" for v in s.degree.values())),
+    ]:
         t.add_row(k, f"{v:,}" if isinstance(v, int) else str(v))
     out.print(t)
     rt = Table(title=f"relations (top {top} of {s.num_relations})")
@@ -139,29 +172,50 @@ def split(
     kg_dir: Path = typer.Argument(..., help="KG directory; splits are written into it."),
     ratios: tuple[float, float, float] = typer.Option((0.8, 0.1, 0.1), help="train valid test fractions."),
     seed: int = typer.Option(0, help="Seed of the shuffle."),
-    drop_inverse_leakage: bool = typer.Option(False, help="Move to train every valid/test triple whose "
-                                              "entities are directly linked in train (as WN18RR/FB15k-237)."),
+    drop_inverse_leakage: bool = typer.Option(
+        False,
+        help="Move to train every valid/test triple whose "
+        "entities are directly linked in train (as WN18RR/FB15k-237).",
+    ),
 ) -> None:
     """Split the triples into train/valid/test; every valid/test entity and relation occurs in train."""
     from kemm.kg.split import split_triples
     from kemm.kg.store import save_splits
 
     kg = _load(kg_dir)
-    res = split_triples(kg.triples, ratios=ratios, seed=seed, num_entities=kg.num_entities,
-                        drop_inverse_leakage=drop_inverse_leakage)
-    save_splits(kg, res.as_dict(), extra_meta={"split": {"ratios": list(ratios), "seed": seed,
-                                                         "drop_inverse_leakage": drop_inverse_leakage,
-                                                         "forced_into_train": res.forced_into_train,
-                                                         "moved_for_leakage": res.moved_for_leakage}})
-    out.print(f"train={len(res.train):,} valid={len(res.valid):,} test={len(res.test):,} "
-              f"(forced into train for coverage: {res.forced_into_train:,}; "
-              f"moved to train for leakage: {res.moved_for_leakage:,})")
+    res = split_triples(
+        kg.triples,
+        ratios=ratios,
+        seed=seed,
+        num_entities=kg.num_entities,
+        drop_inverse_leakage=drop_inverse_leakage,
+    )
+    save_splits(
+        kg,
+        res.as_dict(),
+        extra_meta={
+            "split": {
+                "ratios": list(ratios),
+                "seed": seed,
+                "drop_inverse_leakage": drop_inverse_leakage,
+                "forced_into_train": res.forced_into_train,
+                "moved_for_leakage": res.moved_for_leakage,
+            }
+        },
+    )
+    out.print(
+        f"train={len(res.train):,} valid={len(res.valid):,} test={len(res.test):,} "
+        f"(forced into train for coverage: {res.forced_into_train:,}; "
+        f"moved to train for leakage: {res.moved_for_leakage:,})"
+    )
 
 
 @app.command()
 def export(
     kg_dir: Path = typer.Argument(..., help="KG directory."),
-    to: ExportFormat = typer.Option(..., "--to", help="ntriples, networkx (.graphml or pickle) or pyg (torch.save)."),
+    to: ExportFormat = typer.Option(
+        ..., "--to", help="ntriples, networkx (.graphml or pickle) or pyg (torch.save)."
+    ),
     out_path: Path = typer.Option(..., "--out", "-o", help="File to write."),
     split_name: str = typer.Option(None, "--split", help="pyg only: export just this split."),
 ) -> None:
@@ -197,7 +251,9 @@ def neighbors(
     for col in ("", "relation", "entity", "key"):
         t.add_column(col)
     for d, r, v in edges[:limit]:
-        t.add_row("->" if d == "out" else "<-", kg.relations.label(r), kg.entity_label(v), kg.entities.keys[v])
+        t.add_row(
+            "->" if d == "out" else "<-", kg.relations.label(r), kg.entity_label(v), kg.entities.keys[v]
+        )
     out.print(t)
     if len(edges) > limit:
         out.print(f"... {len(edges) - limit} more (use --limit)")

@@ -12,5 +12,15 @@ from kemm.kg.split import split_triples
 from kemm.kg.stats import compute_stats
 from kemm.kg.vocab import Vocabulary
 
-__all__ = ["CSR", "READERS", "Attributes", "KGBuilder", "KnowledgeGraph", "Vocabulary", "compute_stats",
-           "detect_format", "ingest", "split_triples"]
+__all__ = [
+    "CSR",
+    "READERS",
+    "Attributes",
+    "KGBuilder",
+    "KnowledgeGraph",
+    "Vocabulary",
+    "compute_stats",
+    "detect_format",
+    "ingest",
+    "split_triples",
+]

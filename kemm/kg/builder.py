@@ -81,8 +81,14 @@ class KGBuilder:
             self._w.append(1.0 if weight is None else weight)
         self._split.append(self._split_code(split))
 
-    def add_triples(self, heads: Iterable[int], relations: Iterable[int], tails: Iterable[int],
-                    weights: Iterable[float] | None = None, split: str = NO_SPLIT) -> int:
+    def add_triples(
+        self,
+        heads: Iterable[int],
+        relations: Iterable[int],
+        tails: Iterable[int],
+        weights: Iterable[float] | None = None,
+        split: str = NO_SPLIT,
+    ) -> int:
         """Append many triples given as three id sequences of equal length; returns how many."""
         n0 = len(self._h)
         for store, ids in ((self._h, heads), (self._r, relations), (self._t, tails)):
@@ -110,7 +116,9 @@ class KGBuilder:
         self._w.extend([1.0] * (len(self._h) if upto is None else upto))
 
     # -- literals -------------------------------------------------------------------------
-    def add_attribute(self, entity: int, predicate: str, value: str, datatype: str = "", lang: str = "") -> None:
+    def add_attribute(
+        self, entity: int, predicate: str, value: str, datatype: str = "", lang: str = ""
+    ) -> None:
         """Keep a literal-valued statement about an entity (it is not an entity itself)."""
         self.attributes.append((entity, predicate, value, datatype, lang))
 
@@ -177,10 +185,12 @@ class KGBuilder:
         )
 
 
-def _dedup(triples: np.ndarray, weights: np.ndarray | None, n_ent: int, n_rel: int
-           ) -> tuple[np.ndarray, np.ndarray | None]:
+def _dedup(
+    triples: np.ndarray, weights: np.ndarray | None, n_ent: int, n_rel: int
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Positions of the first occurrence of each distinct triple (in input order), and their weights
     (the largest weight among the copies)."""
+    keys: np.ndarray
     if n_ent * n_ent * max(n_rel, 1) < 2**63:  # one int64 key per triple sorts much faster than bytes
         t = triples.astype(np.int64)
         keys = (t[:, 0] * max(n_rel, 1) + t[:, 1]) * n_ent + t[:, 2]

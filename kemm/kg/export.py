@@ -39,7 +39,7 @@ def export_ntriples(kg: KnowledgeGraph, out: str | Path, labels: bool = True) ->
     with atomic_write(out) as f:
         t = np.asarray(kg.triples)
         for start in range(0, len(t), 1 << 16):
-            block = t[start:start + (1 << 16)]
+            block = t[start : start + (1 << 16)]
             f.write("".join(f"{ents[h]} {rels[r]} {ents[tl]} .\n" for h, r, tl in block.tolist()))
             n += len(block)
         if labels:

@@ -114,8 +114,10 @@ class KnowledgeGraph:
 
     def __repr__(self) -> str:
         splits = ", ".join(f"{k}={len(v)}" for k, v in self.splits.items())
-        return (f"KnowledgeGraph(num_entities={self.num_entities}, num_relations={self.num_relations}, "
-                f"num_triples={self.num_triples}{', ' + splits if splits else ''})")
+        return (
+            f"KnowledgeGraph(num_entities={self.num_entities}, num_relations={self.num_relations}, "
+            f"num_triples={self.num_triples}{', ' + splits if splits else ''})"
+        )
 
     # -- lookup ---------------------------------------------------------------------------
     def entity_id(self, name: str) -> int:
@@ -151,8 +153,9 @@ class KnowledgeGraph:
     def _csr_in(self) -> CSR:
         return _build_csr(self.triples, self.num_entities, src=2, dst=0)
 
-    def neighbors(self, entity: int, direction: Literal["out", "in", "both"] = "both"
-                  ) -> list[tuple[str, int, int]]:
+    def neighbors(
+        self, entity: int, direction: Literal["out", "in", "both"] = "both"
+    ) -> list[tuple[str, int, int]]:
         """Edges at ``entity`` as ``(direction, relation_id, other_entity_id)``; direction "out"/"in"."""
         out: list[tuple[str, int, int]] = []
         for d in ("out", "in"):
@@ -170,8 +173,9 @@ class KnowledgeGraph:
 
         g = nx.MultiDiGraph()
         if labels:
-            g.add_nodes_from((i, {"key": k, "label": self.entities.label(i)})
-                             for i, k in enumerate(self.entities.keys))
+            g.add_nodes_from(
+                (i, {"key": k, "label": self.entities.label(i)}) for i, k in enumerate(self.entities.keys)
+            )
         else:
             g.add_nodes_from(range(self.num_entities))
         rel_keys = self.relations.keys
@@ -179,8 +183,10 @@ class KnowledgeGraph:
         if self.weights is None:
             g.add_edges_from((int(h), int(tl), rel_keys[r], {"relation": int(r)}) for h, r, tl in t)
         else:
-            g.add_edges_from((int(h), int(tl), rel_keys[r], {"relation": int(r), "weight": float(w)})
-                             for (h, r, tl), w in zip(t, self.weights))
+            g.add_edges_from(
+                (int(h), int(tl), rel_keys[r], {"relation": int(r), "weight": float(w)})
+                for (h, r, tl), w in zip(t, self.weights)
+            )
         return g
 
     def to_pyg(self, split: str | None = None, add_inverse: bool = False) -> Data:

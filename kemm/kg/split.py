@@ -41,8 +41,13 @@ def _pair_keys(triples: np.ndarray, num_entities: int) -> np.ndarray:
     return np.minimum(h, t) * num_entities + np.maximum(h, t)
 
 
-def split_triples(triples: np.ndarray, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0,
-                  num_entities: int | None = None, drop_inverse_leakage: bool = False) -> SplitResult:
+def split_triples(
+    triples: np.ndarray,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    num_entities: int | None = None,
+    drop_inverse_leakage: bool = False,
+) -> SplitResult:
     """Split ``triples`` (shape ``(N, 3)``) into train/valid/test index arrays.
 
     Args:
@@ -72,12 +77,17 @@ def split_triples(triples: np.ndarray, ratios: tuple[float, float, float] = (0.8
     n_test = int(round(ratios[2] * n))
     free = np.flatnonzero(~forced)  # positions in perm, still in shuffled order
     if n_valid + n_test > len(free):
-        logger.warning("only %d triples are free after covering every entity and relation in train; "
-                       "valid/test get fewer than asked (%d/%d)", len(free), n_valid, n_test)
+        logger.warning(
+            "only %d triples are free after covering every entity and relation in train; "
+            "valid/test get fewer than asked (%d/%d)",
+            len(free),
+            n_valid,
+            n_test,
+        )
         scale = len(free) / max(n_valid + n_test, 1)
         n_valid, n_test = int(n_valid * scale), int(n_test * scale)
     valid_pos = free[:n_valid]
-    test_pos = free[n_valid:n_valid + n_test]
+    test_pos = free[n_valid : n_valid + n_test]
     train_mask = np.ones(n, dtype=bool)
     train_mask[valid_pos] = False
     train_mask[test_pos] = False

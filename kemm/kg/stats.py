@@ -57,9 +57,15 @@ class KGStats:
 def compute_stats(kg: KnowledgeGraph, top: int = 10) -> KGStats:
     t = np.asarray(kg.triples)
     n = kg.num_entities
-    rel_counts = np.bincount(t[:, 1], minlength=kg.num_relations) if len(t) else np.zeros(kg.num_relations, int)
+    rel_counts = (
+        np.bincount(t[:, 1], minlength=kg.num_relations) if len(t) else np.zeros(kg.num_relations, int)
+    )
     order = np.argsort(-rel_counts, kind="stable")
-    deg = (np.bincount(t[:, 0], minlength=n) + np.bincount(t[:, 2], minlength=n)) if len(t) else np.zeros(n, int)
+    deg = (
+        (np.bincount(t[:, 0], minlength=n) + np.bincount(t[:, 2], minlength=n))
+        if len(t)
+        else np.zeros(n, int)
+    )
     labels = connected_components(n, t[:, 0], t[:, 2]) if n else np.zeros(0, np.int64)
     comp_sizes = np.bincount(labels) if n else np.zeros(0, int)
     comp_sizes = comp_sizes[comp_sizes > 0]

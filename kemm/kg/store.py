@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -58,8 +59,11 @@ def _read_tsv(path: Path, header: list[str]):
 
 
 def _write_vocab(d: Path, name: str, vocab: Vocabulary) -> None:
-    _write_tsv(d / f"{name}.tsv", VOCAB_HEADER,
-               zip(range(len(vocab)), vocab.keys, vocab.labels, vocab.label_langs, vocab.descriptions))
+    _write_tsv(
+        d / f"{name}.tsv",
+        VOCAB_HEADER,
+        zip(range(len(vocab)), vocab.keys, vocab.labels, vocab.label_langs, vocab.descriptions),
+    )
     _write_tsv(d / f"{_SINGULAR[name]}_aliases.tsv", ALIAS_HEADER, vocab.aliases)
 
 
@@ -73,12 +77,16 @@ def _read_vocab(d: Path, name: str) -> Vocabulary:
         v.labels.append(label)
         v.label_langs.append(lang)
         v.descriptions.append(desc)
-    v.aliases = [(int(i), text, lang) for _, (i, text, lang) in _read_tsv(d / f"{_SINGULAR[name]}_aliases.tsv", ALIAS_HEADER)]
+    v.aliases = [
+        (int(i), text, lang)
+        for _, (i, text, lang) in _read_tsv(d / f"{_SINGULAR[name]}_aliases.tsv", ALIAS_HEADER)
+    ]
     return v
 
 
-def save_kg(kg: KnowledgeGraph, path: str | Path,
-            skipped: list[tuple[str, int | None, str, str]] | None = None) -> Path:
+def save_kg(
+    kg: KnowledgeGraph, path: str | Path, skipped: list[tuple[str, int | None, str, str]] | None = None
+) -> Path:
     """Write ``kg`` to directory ``path`` atomically (replacing an existing one only on success)."""
     path = Path(path)
     with atomic_directory(path) as d:
@@ -141,15 +149,15 @@ def load_kg(path: str | Path, mmap: bool = True, verify: bool = False) -> Knowle
                 raise KemmError(f"{f}: listed in meta.json but missing")
             if sha256_file(f) != digest:
                 raise KemmError(f"{f}: checksum does not match meta.json (the file changed or is corrupt)")
-    mode = "r" if mmap else None
+    mode: Literal["r"] | None = "r" if mmap else None
     triples = np.load(path / "triples.npy", mmap_mode=mode)
     weights = np.load(path / "weights.npy", mmap_mode=mode) if (path / "weights.npy").exists() else None
     splits = {}
     if (path / "splits").is_dir():
         splits = {f.stem: np.load(f) for f in sorted((path / "splits").glob("*.npy"))}
     attrs = Attributes()
-    for _, (e, p, v, dt, lang) in _read_tsv(path / "attributes.tsv", ATTR_HEADER):
-        attrs.entity.append(int(e))
+    for _, (ent, p, v, dt, lang) in _read_tsv(path / "attributes.tsv", ATTR_HEADER):
+        attrs.entity.append(int(ent))
         attrs.predicate.append(p)
         attrs.value.append(v)
         attrs.datatype.append(dt)
@@ -164,8 +172,11 @@ def load_kg(path: str | Path, mmap: bool = True, verify: bool = False) -> Knowle
         meta=meta,
         path=path,
     )
-    for key, actual in (("num_entities", kg.num_entities), ("num_relations", kg.num_relations),
-                        ("num_triples", kg.num_triples)):
+    for key, actual in (
+        ("num_entities", kg.num_entities),
+        ("num_relations", kg.num_relations),
+        ("num_triples", kg.num_triples),
+    ):
         if meta.get(key) != actual:
             raise KemmError(f"{meta_path}: {key} is {meta.get(key)} but the files hold {actual}")
     return kg

@@ -12,7 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -28,10 +28,11 @@ def open_binary(path: str | Path) -> tuple[IO[bytes], IO[bytes]]:
     Returns ``(stream, raw)``: read from ``stream``; ``raw.tell()`` is the position in the file on
     disk, which is what a progress bar over the file size needs.
     """
-    raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - the caller closes it
     if raw.read(2) == GZIP_MAGIC:
         raw.seek(0)
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+        stream = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
+        return stream, raw
     raw.seek(0)
     return raw, raw
 

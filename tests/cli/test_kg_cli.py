@@ -53,8 +53,11 @@ def test_export_all_formats(kg_dir, tmp_path):
     run("kg", "ingest", tmp_path / "kg.nt", "--out", back)
     kg, kg2 = KnowledgeGraph.load(kg_dir), KnowledgeGraph.load(back)
     assert kg2.num_triples == kg.num_triples and kg2.num_entities == kg.num_entities
+
     def by_label(g):
-        return sorted((g.entity_label(h), g.relations.label(r), g.entity_label(t)) for h, r, t in g.triples.tolist())
+        return sorted(
+            (g.entity_label(h), g.relations.label(r), g.entity_label(t)) for h, r, t in g.triples.tolist()
+        )
 
     assert by_label(kg2) == by_label(kg)
     run("kg", "export", kg_dir, "--to", "pyg", "--out", tmp_path / "kg.pt")

@@ -29,7 +29,13 @@ def test_to_pyg(tiny_kg):
 def test_csr_and_neighbors(tiny_kg):
     knife = tiny_kg.entity_id("knife")
     out = tiny_kg.neighbors(knife, "out")
-    assert {tiny_kg.entity_label(v) for _, _, v in out} == {"tool", "cutting", "metal", "kitchen", "wooden handle"}
+    assert {tiny_kg.entity_label(v) for _, _, v in out} == {
+        "tool",
+        "cutting",
+        "metal",
+        "kitchen",
+        "wooden handle",
+    }
     inc = tiny_kg.neighbors(tiny_kg.entity_id("kitchen"), "in")
     assert {tiny_kg.entity_label(v) for _, _, v in inc} == {"apple", "banana", "knife"}
     csr = tiny_kg.csr("out")

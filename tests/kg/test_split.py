@@ -7,13 +7,20 @@ from kemm.kg.split import split_triples
 
 def random_kg(seed, n_ent, n_rel, n_trip):
     rng = np.random.default_rng(seed)
-    return np.stack([rng.integers(0, n_ent, n_trip), rng.integers(0, n_rel, n_trip),
-                     rng.integers(0, n_ent, n_trip)], axis=1).astype(np.int32)
+    return np.stack(
+        [rng.integers(0, n_ent, n_trip), rng.integers(0, n_rel, n_trip), rng.integers(0, n_ent, n_trip)],
+        axis=1,
+    ).astype(np.int32)
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10_000), n_ent=st.integers(2, 40), n_rel=st.integers(1, 6),
-       n_trip=st.integers(1, 400), leak=st.booleans())
+@given(
+    seed=st.integers(0, 10_000),
+    n_ent=st.integers(2, 40),
+    n_rel=st.integers(1, 6),
+    n_trip=st.integers(1, 400),
+    leak=st.booleans(),
+)
 def test_partition_and_coverage(seed, n_ent, n_rel, n_trip, leak):
     t = random_kg(seed, n_ent, n_rel, n_trip)
     res = split_triples(t, seed=seed, num_entities=n_ent, drop_inverse_leakage=leak)

@@ -38,7 +38,9 @@ def detect_format(path: str | Path) -> str:
             cls = READERS.get(name)
             if cls.sniff(path, b""):
                 return name
-        raise InputError("directory holds neither train/valid/test triple files nor WordNet data.* files", path)
+        raise InputError(
+            "directory holds neither train/valid/test triple files nor WordNet data.* files", path
+        )
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".gz", ".gzip"):
         suffixes = suffixes[:-1]
@@ -51,13 +53,21 @@ def detect_format(path: str | Path) -> str:
         if READERS.get(name).sniff(path, head):
             return name
     known = sorted({e for n in READERS.names() for e in READERS.get(n).extensions})
-    raise InputError(f"cannot tell the format from the extension {ext!r} or the content; "
-                     f"pass --format (one of {', '.join(READERS.names())}); known extensions: {' '.join(known)}",
-                     path)
+    raise InputError(
+        f"cannot tell the format from the extension {ext!r} or the content; "
+        f"pass --format (one of {', '.join(READERS.names())}); known extensions: {' '.join(known)}",
+        path,
+    )
 
 
-def read_into(builder: KGBuilder, path: str | Path, format: str = "auto", errors: ErrorPolicy | None = None,
-              progress: ProgressFn | None = None, **options) -> None:
+def read_into(
+    builder: KGBuilder,
+    path: str | Path,
+    format: str = "auto",
+    errors: ErrorPolicy | None = None,
+    progress: ProgressFn | None = None,
+    **options,
+) -> None:
     """Read one source into ``builder`` (shared vocabularies, so sources merge)."""
     path = Path(path)
     errors = errors or ErrorPolicy()
@@ -78,13 +88,25 @@ def read_into(builder: KGBuilder, path: str | Path, format: str = "auto", errors
         record.extra["files"] = {p.name: sha256_file(p) for p in files}
     record.extra["seconds"] = round(time.perf_counter() - t0, 3)
     builder.sources.append(record)
-    logger.info("%s: %d triples, %d attributes, %d skipped (%s)", path, record.triples, record.attributes,
-                record.skipped, fmt)
+    logger.info(
+        "%s: %d triples, %d attributes, %d skipped (%s)",
+        path,
+        record.triples,
+        record.attributes,
+        record.skipped,
+        fmt,
+    )
 
 
-def ingest(sources: Sequence[str | Path], format: str = "auto", lang: str | None = "en",
-           on_error: OnError = "raise", progress: Callable[[Path, int], None] | None = None,
-           dedup: bool = True, **options) -> tuple[KnowledgeGraph, list]:
+def ingest(
+    sources: Sequence[str | Path],
+    format: str = "auto",
+    lang: str | None = "en",
+    on_error: OnError = "raise",
+    progress: Callable[[Path, int], None] | None = None,
+    dedup: bool = True,
+    **options,
+) -> tuple[KnowledgeGraph, list]:
     """Read and merge ``sources`` into one :class:`KnowledgeGraph`.
 
     Returns ``(kg, skipped)`` where ``skipped`` lists ``(source, line, reason, text)`` for every

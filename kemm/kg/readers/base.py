@@ -63,8 +63,9 @@ class Reader:
         """Whether ``path`` (its first decompressed bytes are ``head``) looks like this format."""
         return False
 
-    def read(self, path: Path, builder: KGBuilder, errors: ErrorPolicy,
-             progress: ProgressFn | None = None) -> SourceRecord:
+    def read(
+        self, path: Path, builder: KGBuilder, errors: ErrorPolicy, progress: ProgressFn | None = None
+    ) -> SourceRecord:
         raise NotImplementedError
 
 

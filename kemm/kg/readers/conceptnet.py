@@ -45,8 +45,9 @@ class ConceptNetReader(Reader):
     def sniff(cls, path: Path, head: bytes) -> bool:
         return head.startswith(b"/a/[")
 
-    def read(self, path: Path, builder: KGBuilder, errors: ErrorPolicy,
-             progress: ProgressFn | None = None) -> SourceRecord:
+    def read(
+        self, path: Path, builder: KGBuilder, errors: ErrorPolicy, progress: ProgressFn | None = None
+    ) -> SourceRecord:
         lang = self.options.get("lang", "en")
         lang = None if lang in (None, "", "all", "*") else lang
         record = SourceRecord(str(path), self.name, extra={"lang": lang or "all", "filtered": 0})
@@ -74,11 +75,16 @@ class ConceptNetReader(Reader):
                 try:
                     line = text.readline()
                 except UnicodeDecodeError as e:
-                    errors.error(f"not UTF-8 ({e.reason}); lines after this one were not read", path, lineno + 1)
+                    errors.error(
+                        f"not UTF-8 ({e.reason}); lines after this one were not read", path, lineno + 1
+                    )
                     break
                 except (OSError, EOFError) as e:
-                    errors.error(f"broken compressed stream ({e}); lines after this one were not read",
-                                 path, lineno + 1)
+                    errors.error(
+                        f"broken compressed stream ({e}); lines after this one were not read",
+                        path,
+                        lineno + 1,
+                    )
                     break
                 if not line:
                     break
@@ -88,8 +94,12 @@ class ConceptNetReader(Reader):
                     continue
                 cells = line.split("\t")
                 if len(cells) != 5 or not cells[0].startswith("/a/") or not cells[1].startswith("/r/"):
-                    errors.error("expected 5 tab-separated fields: /a/ assertion, /r/ relation, start, end, JSON",
-                                 path, lineno, line)
+                    errors.error(
+                        "expected 5 tab-separated fields: /a/ assertion, /r/ relation, start, end, JSON",
+                        path,
+                        lineno,
+                        line,
+                    )
                     continue
                 _, rel, start, end, info = cells
                 s = parse_concept(start)
@@ -99,12 +109,12 @@ class ConceptNetReader(Reader):
                 if lang is not None and s[0] != lang:
                     filtered += 1
                     continue
-                e = parse_concept(end)
-                if e is None:
+                o = parse_concept(end)
+                if o is None:
                     builder.add_attribute(concept_id(*s), rel, end)
                     record.attributes += 1
                     continue
-                if lang is not None and e[0] != lang:
+                if lang is not None and o[0] != lang:
                     filtered += 1
                     continue
                 m = _WEIGHT.search(info)
@@ -118,7 +128,7 @@ class ConceptNetReader(Reader):
                         continue
                 h.append(concept_id(*s))
                 r.append(rels[rel[3:]])
-                t.append(concept_id(*e))
+                t.append(concept_id(*o))
                 w.append(weight)
                 if progress is not None and lineno % 65536 == 0:
                     progress(raw.tell())

@@ -69,15 +69,18 @@ class _LocalIds(dict):
         return value
 
 
-def parse_block(block: bytes, first_line: int, fmt: str, source_index: int, builder: KGBuilder | None = None
-                ) -> ParsedBlock:
+def parse_block(
+    block: bytes, first_line: int, fmt: str, source_index: int, builder: KGBuilder | None = None
+) -> ParsedBlock:
     """Parse ``block`` (whole lines of N-Triples or N-Quads); ``fmt`` names an ``ox.RdfFormat``.
 
     With ``builder`` (in-process parsing), terms map straight to the builder's ids; without, to
     block-local ids that :meth:`_LineRdfReader._apply` merges.
     """
     ox_format = getattr(ox.RdfFormat, fmt)
-    vocab = (builder.entities.ids, builder.relations.ids) if builder is not None else (_LocalIds(), _LocalIds())
+    vocab = (
+        (builder.entities.ids, builder.relations.ids) if builder is not None else (_LocalIds(), _LocalIds())
+    )
     out = ParsedBlock(first_line, global_ids=builder is not None)
     try:
         _map_terms(ox.parse(input=block, format=ox_format), out, source_index, *vocab)
@@ -85,7 +88,7 @@ def parse_block(block: bytes, first_line: int, fmt: str, source_index: int, buil
     except SyntaxError:
         # start again, line by line, to locate the bad lines (ids given on the way are reused)
         out = ParsedBlock(first_line, global_ids=builder is not None)
-    quads = []
+    quads: list = []
     for offset, line in enumerate(block.split(b"\n")):
         if not line.strip():
             continue
@@ -93,8 +96,13 @@ def parse_block(block: bytes, first_line: int, fmt: str, source_index: int, buil
             quads.extend(ox.parse(input=line, format=ox_format))
         except SyntaxError as e:
             msg = str(e).split(": ", 1)[-1] if "Parser error" in str(e) else str(e)
-            out.bad.append((first_line + offset, f"invalid {fmt.lower().replace('_', '-')}: {msg}",
-                            line.decode("utf-8", errors="replace")))
+            out.bad.append(
+                (
+                    first_line + offset,
+                    f"invalid {fmt.lower().replace('_', '-')}: {msg}",
+                    line.decode("utf-8", errors="replace"),
+                )
+            )
     _map_terms(quads, out, source_index, *vocab)
     return out
 
@@ -156,10 +164,14 @@ class _LineRdfReader(Reader):
             return n
         if path.stat().st_size < PARALLEL_MIN_BYTES:
             return 1
-        return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+        return max(
+            1,
+            min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1),
+        )
 
-    def read(self, path: Path, builder: KGBuilder, errors: ErrorPolicy,
-             progress: ProgressFn | None = None) -> SourceRecord:
+    def read(
+        self, path: Path, builder: KGBuilder, errors: ErrorPolicy, progress: ProgressFn | None = None
+    ) -> SourceRecord:
         record = SourceRecord(str(path), self.name)
         source_index = len(builder.sources)
         workers = self._workers(path)
@@ -172,22 +184,32 @@ class _LineRdfReader(Reader):
                 for item in items:
                     self._merge(item, source_index, path, builder, errors, record, progress)
             else:
-                ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
-                                                  else "spawn")
+                ctx = multiprocessing.get_context(
+                    "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+                )
                 with ctx.Pool(workers) as pool:
                     window: deque = deque()
                     for item in items:
                         if isinstance(item[0], bytes):
                             block, first, pos = item
-                            window.append((pool.apply_async(parse_block, (block, first, self.ox_format_name,
-                                                                          source_index)), pos))
+                            window.append(
+                                (
+                                    pool.apply_async(
+                                        parse_block, (block, first, self.ox_format_name, source_index)
+                                    ),
+                                    pos,
+                                )
+                            )
                         else:
                             window.append((item, None))
                         while len(window) > 2 * workers:
-                            self._merge_ready(window.popleft(), source_index, path, builder, errors, record,
-                                              progress)
+                            self._merge_ready(
+                                window.popleft(), source_index, path, builder, errors, record, progress
+                            )
                     while window:
-                        self._merge_ready(window.popleft(), source_index, path, builder, errors, record, progress)
+                        self._merge_ready(
+                            window.popleft(), source_index, path, builder, errors, record, progress
+                        )
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -204,8 +226,11 @@ class _LineRdfReader(Reader):
                 try:
                     data = stream.read(BLOCK_BYTES)
                 except (OSError, EOFError, zlib.error) as e:
-                    yield ("error", f"broken compressed stream ({e}); lines after this one were not read",
-                           line_no + pending.count(b"\n"))
+                    yield (
+                        "error",
+                        f"broken compressed stream ({e}); lines after this one were not read",
+                        line_no + pending.count(b"\n"),
+                    )
                     return
                 if not data:
                     if pending:
@@ -237,13 +262,20 @@ class _LineRdfReader(Reader):
             errors.error(item[1], path, item[2])
             return
         block, first, pos = item
-        self._apply(parse_block(block, first, self.ox_format_name, source_index, builder), path, builder, errors,
-                    record)
+        self._apply(
+            parse_block(block, first, self.ox_format_name, source_index, builder),
+            path,
+            builder,
+            errors,
+            record,
+        )
         if progress is not None:
             progress(pos)
 
     @staticmethod
-    def _apply(pb: ParsedBlock, path: Path, builder: KGBuilder, errors: ErrorPolicy, record: SourceRecord) -> None:
+    def _apply(
+        pb: ParsedBlock, path: Path, builder: KGBuilder, errors: ErrorPolicy, record: SourceRecord
+    ) -> None:
         for line, message, text in pb.bad:
             errors.error(message, path, line, text)
         if pb.global_ids:
@@ -255,8 +287,9 @@ class _LineRdfReader(Reader):
             record.attributes += len(pb.attributes)
             return
         ids = np.fromiter(map(builder.entities.ids.__getitem__, pb.keys), dtype=np.int64, count=len(pb.keys))
-        rids = np.fromiter(map(builder.relations.ids.__getitem__, pb.predicates), dtype=np.int64,
-                           count=len(pb.predicates))
+        rids = np.fromiter(
+            map(builder.relations.ids.__getitem__, pb.predicates), dtype=np.int64, count=len(pb.predicates)
+        )
         h = ids[np.frombuffer(pb.h, dtype=np.int64)]
         r = rids[np.frombuffer(pb.r, dtype=np.int64)]
         t = ids[np.frombuffer(pb.t, dtype=np.int64)]

@@ -22,8 +22,9 @@ _LINE = re.compile(r"line[: ]+(\d+)", re.IGNORECASE)
 class _RdflibReader(Reader):
     rdflib_format: str
 
-    def read(self, path: Path, builder: KGBuilder, errors: ErrorPolicy,
-             progress: ProgressFn | None = None) -> SourceRecord:
+    def read(
+        self, path: Path, builder: KGBuilder, errors: ErrorPolicy, progress: ProgressFn | None = None
+    ) -> SourceRecord:
         import rdflib
         from rdflib.term import BNode, Literal, URIRef
 
@@ -35,8 +36,11 @@ class _RdflibReader(Reader):
             ds.parse(source=stream, format=self.rdflib_format, publicID=path.resolve().as_uri())
         except Exception as e:  # rdflib raises many types (BadSyntax, SAXParseException, JSON errors)
             line = _error_line(e)
-            errors.error(f"invalid {self.name}: {type(e).__name__}: {_short(e)}; nothing was read from this file",
-                         path, line)
+            errors.error(
+                f"invalid {self.name}: {type(e).__name__}: {_short(e)}; nothing was read from this file",
+                path,
+                line,
+            )
             return record
         finally:
             stream.close()
@@ -99,7 +103,9 @@ def _short(e: Exception) -> str:
     return text if len(text) < 300 else text[:300] + "..."
 
 
-def _register(name: str, fmt: str, exts: tuple[str, ...], aliases: tuple[str, ...], sniff_tokens: tuple[bytes, ...] = ()):
+def _register(
+    name: str, fmt: str, exts: tuple[str, ...], aliases: tuple[str, ...], sniff_tokens: tuple[bytes, ...] = ()
+):
     @READERS.register(name, aliases=aliases)
     class _R(_RdflibReader):
         __doc__ = f"{name} via rdflib (extensions {', '.join(exts)})."
@@ -115,8 +121,12 @@ def _register(name: str, fmt: str, exts: tuple[str, ...], aliases: tuple[str, ..
     return _R
 
 
-TurtleReader = _register("turtle", "turtle", (".ttl", ".turtle"), ("ttl",), (b"@prefix", b"PREFIX ", b"@base"))
+TurtleReader = _register(
+    "turtle", "turtle", (".ttl", ".turtle"), ("ttl",), (b"@prefix", b"PREFIX ", b"@base")
+)
 RdfXmlReader = _register("rdfxml", "xml", (".rdf", ".owl", ".xml"), ("rdf/xml", "xml", "rdf"), (b"<rdf:RDF",))
-JsonLdReader = _register("jsonld", "json-ld", (".jsonld", ".json-ld"), ("json-ld",), (b'"@context"', b'"@id"'))
+JsonLdReader = _register(
+    "jsonld", "json-ld", (".jsonld", ".json-ld"), ("json-ld",), (b'"@context"', b'"@id"')
+)
 N3Reader = _register("n3", "n3", (".n3",), (), ())
 TrigReader = _register("trig", "trig", (".trig",), (), ())

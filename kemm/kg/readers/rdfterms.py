@@ -38,5 +38,5 @@ def blank_key(source_index: int, label: str) -> str:
 
 
 def plain_datatype(datatype: str) -> str:
-    """"" for the datatypes every plain or language-tagged string has, else the datatype IRI."""
+    """ "" for the datatypes every plain or language-tagged string has, else the datatype IRI."""
     return "" if datatype in (XSD_STRING, RDF_LANGSTRING) else datatype

@@ -15,8 +15,14 @@ from kemm.kg.builder import NO_SPLIT, KGBuilder, SourceRecord
 from kemm.kg.readers.base import READERS, ErrorPolicy, ProgressFn, Reader
 from kemm.utils.io import open_binary
 
-SPLIT_NAMES = {"train": "train", "training": "train", "valid": "valid", "validation": "valid", "dev": "valid",
-               "test": "test"}
+SPLIT_NAMES = {
+    "train": "train",
+    "training": "train",
+    "valid": "valid",
+    "validation": "valid",
+    "dev": "valid",
+    "test": "test",
+}
 TRIPLE_SUFFIXES = (".txt", ".tsv", ".txt.gz", ".tsv.gz")
 
 
@@ -45,8 +51,9 @@ class TsvReader(Reader):
         lines = [ln for ln in head.split(b"\n")[:-1] if ln.strip()]
         return bool(lines) and all(ln.count(b"\t") in (2, 3) for ln in lines[:20])
 
-    def read(self, path: Path, builder: KGBuilder, errors: ErrorPolicy,
-             progress: ProgressFn | None = None) -> SourceRecord:
+    def read(
+        self, path: Path, builder: KGBuilder, errors: ErrorPolicy, progress: ProgressFn | None = None
+    ) -> SourceRecord:
         record = SourceRecord(str(path), self.name)
         if path.is_dir():
             files = split_files(path)
@@ -64,8 +71,15 @@ class TsvReader(Reader):
             self._read_file(path, builder, errors, record, NO_SPLIT, progress)
         return record
 
-    def _read_file(self, path: Path, builder: KGBuilder, errors: ErrorPolicy, record: SourceRecord,
-                   split: str, progress: ProgressFn | None) -> None:
+    def _read_file(
+        self,
+        path: Path,
+        builder: KGBuilder,
+        errors: ErrorPolicy,
+        record: SourceRecord,
+        split: str,
+        progress: ProgressFn | None,
+    ) -> None:
         ents, rels = builder.entities.ids, builder.relations.ids
         h: list[int] = []
         r: list[int] = []
@@ -80,11 +94,16 @@ class TsvReader(Reader):
                 try:
                     line = text.readline()
                 except UnicodeDecodeError as e:
-                    errors.error(f"not UTF-8 ({e.reason}); lines after this one were not read", path, lineno + 1)
+                    errors.error(
+                        f"not UTF-8 ({e.reason}); lines after this one were not read", path, lineno + 1
+                    )
                     break
                 except (OSError, EOFError) as e:
-                    errors.error(f"broken compressed stream ({e}); lines after this one were not read", path,
-                                 lineno + 1)
+                    errors.error(
+                        f"broken compressed stream ({e}); lines after this one were not read",
+                        path,
+                        lineno + 1,
+                    )
                     break
                 if not line:
                     break
@@ -94,8 +113,13 @@ class TsvReader(Reader):
                     continue
                 cells = line.split("\t")
                 if len(cells) not in (3, 4) or not all(c.strip() for c in cells[:3]):
-                    errors.error(f"expected 3 tab-separated fields (head, relation, tail) or 4 with a weight, "
-                                 f"found {len(cells)}", path, lineno, line)
+                    errors.error(
+                        f"expected 3 tab-separated fields (head, relation, tail) or 4 with a weight, "
+                        f"found {len(cells)}",
+                        path,
+                        lineno,
+                        line,
+                    )
                     continue
                 weight = 1.0
                 if len(cells) == 4:

@@ -70,14 +70,51 @@ SS_TYPES = {"noun": frozenset("n"), "verb": frozenset("v"), "adj": frozenset("as
 
 #: Lexicographer file names by ``lex_filenum`` (``lexnames(5WN)``).
 LEXNAMES: tuple[str, ...] = (
-    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
-    "noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling",
-    "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object", "noun.person",
-    "noun.phenomenon", "noun.plant", "noun.possession", "noun.process", "noun.quantity", "noun.relation",
-    "noun.shape", "noun.state", "noun.substance", "noun.time", "verb.body", "verb.change",
-    "verb.cognition", "verb.communication", "verb.competition", "verb.consumption", "verb.contact",
-    "verb.creation", "verb.emotion", "verb.motion", "verb.perception", "verb.possession", "verb.social",
-    "verb.stative", "verb.weather", "adj.ppl",
+    "adj.all",
+    "adj.pert",
+    "adv.all",
+    "noun.Tops",
+    "noun.act",
+    "noun.animal",
+    "noun.artifact",
+    "noun.attribute",
+    "noun.body",
+    "noun.cognition",
+    "noun.communication",
+    "noun.event",
+    "noun.feeling",
+    "noun.food",
+    "noun.group",
+    "noun.location",
+    "noun.motive",
+    "noun.object",
+    "noun.person",
+    "noun.phenomenon",
+    "noun.plant",
+    "noun.possession",
+    "noun.process",
+    "noun.quantity",
+    "noun.relation",
+    "noun.shape",
+    "noun.state",
+    "noun.substance",
+    "noun.time",
+    "verb.body",
+    "verb.change",
+    "verb.cognition",
+    "verb.communication",
+    "verb.competition",
+    "verb.consumption",
+    "verb.contact",
+    "verb.creation",
+    "verb.emotion",
+    "verb.motion",
+    "verb.perception",
+    "verb.possession",
+    "verb.social",
+    "verb.stative",
+    "verb.weather",
+    "adj.ppl",
 )
 
 
@@ -276,18 +313,31 @@ class WordNetReader(Reader):
     def sniff(cls, path: Path, head: bytes) -> bool:
         return path.is_dir() and any(find_file(path, f"data.{p}") is not None for p, _ in POS_FILES)
 
-    def read(self, path: Path, builder: KGBuilder, errors: ErrorPolicy,
-             progress: ProgressFn | None = None) -> SourceRecord:
-        record = SourceRecord(str(path), self.name, extra={
-            "synsets": {}, "pointers": 0, "lexical_pointers": 0, "pointers_to_missing_files": 0,
-            "offset_mismatches": 0, "nltk_names": 0, "data_files": [], "index_files": [],
-        })
+    def read(
+        self, path: Path, builder: KGBuilder, errors: ErrorPolicy, progress: ProgressFn | None = None
+    ) -> SourceRecord:
+        record = SourceRecord(
+            str(path),
+            self.name,
+            extra={
+                "synsets": {},
+                "pointers": 0,
+                "lexical_pointers": 0,
+                "pointers_to_missing_files": 0,
+                "offset_mismatches": 0,
+                "nltk_names": 0,
+                "data_files": [],
+                "index_files": [],
+            },
+        )
         if not path.is_dir():
             errors.error("a WordNet source is the directory holding data.noun, data.verb, ...", path)
             return record
         data_files = {fp: f for fp, _ in POS_FILES if (f := find_file(path, f"data.{fp}")) is not None}
         if not data_files:
-            errors.error("directory has no WordNet data file (data.noun, data.verb, data.adj, data.adv)", path)
+            errors.error(
+                "directory has no WordNet data file (data.noun, data.verb, data.adj, data.adv)", path
+            )
             return record
         index_files = {fp: f for fp in data_files if (f := find_file(path, f"index.{fp}")) is not None}
         done = 0  # bytes on disk of the files read so far: progress runs over all files
@@ -311,11 +361,18 @@ class WordNetReader(Reader):
             progress(done)
         missing = [fp for fp, _ in POS_FILES if fp not in data_files]
         if missing:
-            logger.info("%s: no data file for %s; %d pointers into them dropped", path, ", ".join(missing),
-                        record.extra["pointers_to_missing_files"])
+            logger.info(
+                "%s: no data file for %s; %d pointers into them dropped",
+                path,
+                ", ".join(missing),
+                record.extra["pointers_to_missing_files"],
+            )
         if data_files.keys() - index_files.keys():
-            logger.info("%s: no index file for %s; no NLTK synset names for those", path,
-                        ", ".join(sorted(data_files.keys() - index_files.keys())))
+            logger.info(
+                "%s: no index file for %s; no NLTK synset names for those",
+                path,
+                ", ".join(sorted(data_files.keys() - index_files.keys())),
+            )
         return record
 
     # -- index.<pos> --------------------------------------------------------------------------
@@ -338,9 +395,10 @@ class WordNetReader(Reader):
                     synset_cnt = int(tok[2])
                     p_cnt = int(tok[3])
                     if synset_cnt < 1 or len(tok) != 6 + p_cnt + synset_cnt:
-                        raise _Malformed(f"synset_cnt {synset_cnt} and p_cnt {p_cnt} do not match the "
-                                         f"{len(tok)} fields")
-                    offsets = tok[len(tok) - synset_cnt:]
+                        raise _Malformed(
+                            f"synset_cnt {synset_cnt} and p_cnt {p_cnt} do not match the {len(tok)} fields"
+                        )
+                    offsets = tok[len(tok) - synset_cnt :]
                     for o in offsets:
                         _digits(o, 8, "synset_offset")
                 except (_Malformed, ValueError) as e:
@@ -350,16 +408,26 @@ class WordNetReader(Reader):
                 if progress is not None and lineno % 16384 == 0:
                     progress(raw.tell())
         except (OSError, EOFError, zlib.error) as e:
-            errors.error(f"broken compressed stream ({e}); lines after this one were not read", path, lineno + 1)
+            errors.error(
+                f"broken compressed stream ({e}); lines after this one were not read", path, lineno + 1
+            )
         finally:
             stream.close()
             raw.close()
         return senses
 
     # -- data.<pos> ---------------------------------------------------------------------------
-    def _read_data(self, path: Path, file_pos: str, builder: KGBuilder, errors: ErrorPolicy,
-                   record: SourceRecord, senses: dict[str, list[str]] | None, present: set[str],
-                   progress: ProgressFn | None) -> None:
+    def _read_data(
+        self,
+        path: Path,
+        file_pos: str,
+        builder: KGBuilder,
+        errors: ErrorPolicy,
+        record: SourceRecord,
+        senses: dict[str, list[str]] | None,
+        present: set[str],
+        progress: ProgressFn | None,
+    ) -> None:
         ents, rels = builder.entities, builder.relations
         ent_ids, rel_ids = ents.ids, rels.ids
         relation_of: dict[str, int] = {}  # pointer symbol -> relation id, for this file
@@ -377,7 +445,9 @@ class WordNetReader(Reader):
                 try:
                     line = bline.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as e:
-                    errors.error(f"not UTF-8 ({e.reason})", path, lineno, bline.decode("latin-1").rstrip("\r\n"))
+                    errors.error(
+                        f"not UTF-8 ({e.reason})", path, lineno, bline.decode("latin-1").rstrip("\r\n")
+                    )
                     continue
                 try:
                     syn = parse_data_line(line, file_pos)
@@ -407,8 +477,12 @@ class WordNetReader(Reader):
                     if rel is None:
                         ptype = pointer_type(symbol, file_pos)
                         if ptype is None:
-                            errors.error(f"unknown pointer symbol {symbol!r} (see wninput(5WN)); "
-                                         "pointer dropped", path, lineno, line)
+                            errors.error(
+                                f"unknown pointer symbol {symbol!r} (see wninput(5WN)); pointer dropped",
+                                path,
+                                lineno,
+                                line,
+                            )
                             continue
                         rel = relation_of[symbol] = rel_ids[ptype.name]
                         rels.add_label(rel, ptype.name.replace("_", " "), "en")
@@ -426,7 +500,9 @@ class WordNetReader(Reader):
                 if progress is not None and lineno % 8192 == 0:
                     progress(raw.tell())
         except (OSError, EOFError, zlib.error) as e:
-            errors.error(f"broken compressed stream ({e}); lines after this one were not read", path, lineno + 1)
+            errors.error(
+                f"broken compressed stream ({e}); lines after this one were not read", path, lineno + 1
+            )
         finally:
             stream.close()
             raw.close()
@@ -439,5 +515,7 @@ class WordNetReader(Reader):
         extra["offset_mismatches"] += n_mismatch
         extra["nltk_names"] += n_nltk
         if n_mismatch:
-            logger.warning("%s: %d synset offsets differ from the byte offset of their line", path, n_mismatch)
+            logger.warning(
+                "%s: %d synset offsets differ from the byte offset of their line", path, n_mismatch
+            )
         logger.debug("%s: %d synsets, %d pointers (%d lexical)", path, n_synsets, n_pointers, n_lexical)

@@ -23,7 +23,9 @@ def test_parse_concept():
 
 
 def _triples(kg):
-    return {(kg.entities.keys[h], kg.relations.keys[r], kg.entities.keys[t]) for h, r, t in kg.triples.tolist()}
+    return {
+        (kg.entities.keys[h], kg.relations.keys[r], kg.entities.keys[t]) for h, r, t in kg.triples.tolist()
+    }
 
 
 def test_english_filter_normalisation_and_weights(sample_gz):
@@ -37,13 +39,18 @@ def test_english_filter_normalisation_and_weights(sample_gz):
     assert not any("couteau" in k or "outil" in k for k in kg.entities.keys)  # French edges filtered
     # /c/en/hot_dog/n and /c/en/hot_dog/n/wn/food collapse into one edge; the larger weight is kept
     assert sum(1 for h, r, tl in t if (h, r) == ("hot_dog", "IsA")) == 1
-    i = [k for k, (h, r, tl) in enumerate(kg.triples.tolist())
-         if (kg.entities.keys[h], kg.relations.keys[r]) == ("hot_dog", "IsA")][0]
+    i = [
+        k
+        for k, (h, r, tl) in enumerate(kg.triples.tolist())
+        if (kg.entities.keys[h], kg.relations.keys[r]) == ("hot_dog", "IsA")
+    ][0]
     assert kg.weights[i] == pytest.approx(2.0)
     hot_dog = kg.entity_id("hot dog")
     assert kg.entities.keys[hot_dog] == "hot_dog" and kg.entities.labels[hot_dog] == "hot dog"
     # the ExternalURL end is kept as an attribute of knife
-    assert kg.attributes.of(kg.entity_id("knife")) == [("/r/ExternalURL", "http://dbpedia.org/resource/Knife", "", "")]
+    assert kg.attributes.of(kg.entity_id("knife")) == [
+        ("/r/ExternalURL", "http://dbpedia.org/resource/Knife", "", "")
+    ]
     assert kg.meta["sources"][0]["extra"]["filtered"] == 2
 
 

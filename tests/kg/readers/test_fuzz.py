@@ -11,23 +11,32 @@ from kemm.errors import InputError
 from kemm.kg import ingest
 
 local = st.text(alphabet=string.ascii_letters + string.digits + "_-.~", min_size=1, max_size=12).filter(
-    lambda s: not s.endswith("."))
+    lambda s: not s.endswith(".")
+)
 iri = st.builds(lambda a, b: f"http://example.org/{a}/{b}", local, local)
 lang = st.sampled_from(["", "en", "fr", "en-GB", "zh-Hant"])
-literal_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                       max_size=20)
+literal_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20
+)
 
 
 def nt_escape(s: str) -> str:
-    return (s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-            .replace("\t", "\\t"))
+    return (
+        s.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
 
 
 statement = st.one_of(
     st.tuples(st.just("edge"), iri, iri, iri),
     st.tuples(st.just("lit"), iri, iri, st.tuples(literal_text, lang)),
 )
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def render(stmt) -> str:
@@ -46,7 +55,9 @@ def test_generated_ntriples_round_trip(tmp_path_factory, stmts):
     kg, skipped = ingest([f], dedup=False)
     assert not skipped
     edges = [(s, p, o) for k, s, p, o in stmts if k == "edge"]
-    got = [(kg.entities.keys[h], kg.relations.keys[r], kg.entities.keys[t]) for h, r, t in kg.triples.tolist()]
+    got = [
+        (kg.entities.keys[h], kg.relations.keys[r], kg.entities.keys[t]) for h, r, t in kg.triples.tolist()
+    ]
     assert got == edges
     lits = [(s, p, o[0], o[1].lower()) for k, s, p, o in stmts if k == "lit"]
     got_lits = [(kg.entities.keys[e], p, v, lg.lower()) for e, p, v, _, lg in kg.attributes.rows()]
@@ -54,9 +65,20 @@ def test_generated_ntriples_round_trip(tmp_path_factory, stmts):
 
 
 @SETTINGS
-@given(stmts=st.lists(statement, min_size=1, max_size=20), where=st.integers(0, 20),
-       garbage=st.sampled_from(["<http://a> <http://b> .", "<a b> <http://p> <http://o> .", '<http://a> <http://b> "x',
-                                "_: <http://p> <http://o> .", "<http://a> <http://b> <http://c>", "\x00"]))
+@given(
+    stmts=st.lists(statement, min_size=1, max_size=20),
+    where=st.integers(0, 20),
+    garbage=st.sampled_from(
+        [
+            "<http://a> <http://b> .",
+            "<a b> <http://p> <http://o> .",
+            '<http://a> <http://b> "x',
+            "_: <http://p> <http://o> .",
+            "<http://a> <http://b> <http://c>",
+            "\x00",
+        ]
+    ),
+)
 def test_garbage_line_is_located(tmp_path_factory, stmts, where, garbage):
     lines = [render(s) for s in stmts]
     where = min(where, len(lines))
@@ -74,7 +96,9 @@ def test_garbage_line_is_located(tmp_path_factory, stmts, where, garbage):
     assert kg.num_triples == sum(1 for s in stmts if s[0] == "edge")
 
 
-token = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=10)
+token = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=10
+)
 
 
 @SETTINGS
@@ -83,5 +107,7 @@ def test_tsv_round_trip(tmp_path_factory, rows):
     f = tmp_path_factory.mktemp("tsv") / "t.tsv"
     f.write_text("".join(f"{h}\t{r}\t{t}\n" for h, r, t in rows), encoding="utf-8")
     kg, _ = ingest([f], format="tsv", dedup=False)
-    got = [(kg.entities.keys[h], kg.relations.keys[r], kg.entities.keys[t]) for h, r, t in kg.triples.tolist()]
+    got = [
+        (kg.entities.keys[h], kg.relations.keys[r], kg.entities.keys[t]) for h, r, t in kg.triples.tolist()
+    ]
     assert got == [(h.strip(), r.strip(), t.strip()) for h, r, t in rows]

@@ -55,7 +55,9 @@ def test_labels_aliases_descriptions_attributes(fixtures, fmt):
     assert kg.entities.labels[kg.entities.index[EX + "fruit"]] == "fruit"  # skos:prefLabel
     # literals are attributes, never entities
     assert not any(k.startswith('"') or k == "52" for k in kg.entities.keys)
-    assert kg.attributes.of(apple) == [(EX + "calories", "52", "http://www.w3.org/2001/XMLSchema#integer", "")]
+    assert kg.attributes.of(apple) == [
+        (EX + "calories", "52", "http://www.w3.org/2001/XMLSchema#integer", "")
+    ]
     # labels of properties go to the relation vocabulary, not to a new entity
     assert kg.relations.labels[kg.relations.index[REL + "IsA"]] == "is a"
     assert REL + "IsA" not in kg.entities.index
@@ -94,7 +96,9 @@ def test_gzipped_ntriples(fixtures, tmp_path):
 
 def test_bad_ntriples_line_names_file_and_line(fixtures, tmp_path):
     lines = (fixtures / "rdf" / "tiny.nt").read_text().splitlines()
-    lines.insert(5, "<http://example.org/kg/bad iri> <http://example.org/rel/IsA> <http://example.org/kg/x> .")
+    lines.insert(
+        5, "<http://example.org/kg/bad iri> <http://example.org/rel/IsA> <http://example.org/kg/x> ."
+    )
     bad = tmp_path / "bad.nt"
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError) as info:

@@ -84,8 +84,15 @@ def test_counts(kg):
     assert extra["nltk_names"] == 12
     assert extra["offset_mismatches"] == 0
     assert len(kg.attributes) == 24
-    assert sorted(kg.relations.keys) == ["antonym", "derivationally_related_form", "derived_from", "hypernym",
-                                         "hyponym", "pertainym", "similar_to"]
+    assert sorted(kg.relations.keys) == [
+        "antonym",
+        "derivationally_related_form",
+        "derived_from",
+        "hypernym",
+        "hyponym",
+        "pertainym",
+        "similar_to",
+    ]
 
 
 def test_synset_names(kg):
@@ -167,7 +174,9 @@ def test_unknown_pointer_symbol(tmp_path):
 
 
 def test_parse_data_line_verb_frames():
-    syn = parse_data_line("00001899 38 v 01 run 0 002 @ 00001740 v 0000 + 00002365 n 0101 01 + 02 00 | move", "verb")
+    syn = parse_data_line(
+        "00001899 38 v 01 run 0 002 @ 00001740 v 0000 + 00002365 n 0101 01 + 02 00 | move", "verb"
+    )
     assert syn.lemmas == ["run"] and syn.gloss == "move"
     assert syn.pointers == [("@", "00001740", "v", "0000"), ("+", "00002365", "n", "0101")]
 
@@ -183,7 +192,12 @@ def test_gzipped_data_files(tmp_path, kg):
     graph, _ = ingest([d])
     assert graph.entities.keys == kg.entities.keys
     assert triples_of(graph) == triples_of(kg)
-    assert graph.meta["sources"][0]["extra"]["data_files"] == ["data.noun.gz", "data.verb", "data.adj", "data.adv"]
+    assert graph.meta["sources"][0]["extra"]["data_files"] == [
+        "data.noun.gz",
+        "data.verb",
+        "data.adj",
+        "data.adv",
+    ]
 
 
 def test_detect_format():
@@ -223,7 +237,9 @@ def test_save_load_round_trip(tmp_path, kg):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (REAL_WORDNET / "data.noun").exists(), reason="WordNet 3.0 (wordnet-base) not installed")
+@pytest.mark.skipif(
+    not (REAL_WORDNET / "data.noun").exists(), reason="WordNet 3.0 (wordnet-base) not installed"
+)
 def test_real_wordnet():
     graph, skipped = ingest([REAL_WORDNET])
     assert skipped == []
