@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/kemm kg ingest knowledge_graphs/commonsense/commonsense.ttl knowledge_graphs/wordnet \
 		--out runs/kg/bundled
 	$(VENV)/bin/kemm kg split runs/kg/bundled --seed 0 --drop-inverse-leakage
-	$(VENV)/bin/kemm kg neighbors runs/kg/bundled apple --limit 15
+	$(VENV)/bin/kemm kg neighbors runs/kg/bundled https://w3id.org/kemm/commonsense/apple --limit 30
 
 ## default test suite (offline, tiny; `slow` tests excluded)
 test: $(STAMP)

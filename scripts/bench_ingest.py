@@ -84,6 +84,12 @@ def bench_kemm(path: Path, store_dir: Path | None = None, workers: int = 1) -> d
         kg.save(store_dir)
         del kg
         gc.collect()
+        from kemm.kg.split import split_triples
+        from kemm.kg.store import save_splits
+
+        loaded = KnowledgeGraph.load(store_dir)
+        res = split_triples(loaded.triples, seed=0, num_entities=loaded.num_entities)
+        save_splits(loaded, res.as_dict())  # count the split index arrays too
         loaded = KnowledgeGraph.load(store_dir)
         tri = loaded.triples
         per_triple = tri.nbytes + (loaded.weights.nbytes if loaded.weights is not None else 0)
