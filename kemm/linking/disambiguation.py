@@ -1,0 +1,113 @@
+"""Disambiguation: pick one entity per mention, or none (NIL).
+
+The score of candidate ``e`` of a mention is::
+
+    prior_weight * P(e | form) * sim(e)  +  context_weight * cos(text, e)  +  coherence_weight * coh(e)
+
+``sim`` is the dense similarity (1 for phrase matches); ``cos(text, e)`` the cosine between the
+encoded text and the encoded "label: description" of ``e``; ``coh(e)`` the fraction of the other
+mentions of the text that have a candidate adjacent to ``e`` in the KG (either direction, read from
+the CSR adjacency). Context and coherence only matter to choose between candidates, so they are
+computed only for mentions with more than one. A best score below ``nil_threshold`` gives NIL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from kemm.kg.graph import KnowledgeGraph
+from kemm.linking.candidates import Mention
+from kemm.linking.config import LinkerConfig
+
+#: At most this many candidates per other mention are read when computing coherence.
+COHERENCE_TOP = 10
+
+
+@dataclass
+class Decision:
+    """The outcome for one mention.
+
+    Attributes:
+        mention: the mention.
+        index: index of the chosen candidate in ``mention.ids``, or ``-1`` for NIL.
+        score: the chosen (or best, for NIL) candidate's score.
+        scores: shape ``(k,)`` the score of every candidate.
+    """
+
+    mention: Mention
+    index: int
+    score: float
+    scores: np.ndarray
+
+    @property
+    def entity(self) -> int | None:
+        return None if self.index < 0 else int(self.mention.ids[self.index])
+
+
+class Disambiguator:
+    """Scores candidates against the KG (coherence) and an optional entity encoder (context).
+
+    Args:
+        kg: the knowledge graph.
+        config: linker configuration (weights, NIL threshold).
+        entity_vectors: ids -> shape ``(len(ids), D)`` unit vectors, or ``None`` (no context term).
+    """
+
+    def __init__(self, kg: KnowledgeGraph, config: LinkerConfig,
+                 entity_vectors: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self.kg = kg
+        self.config = config
+        self.entity_vectors = entity_vectors
+        self._out = kg.csr("out")
+        self._in = kg.csr("in")
+        self._nbr_cache: dict[int, frozenset[int]] = {}
+
+    def neighbours(self, e: int) -> frozenset[int]:
+        """Neighbours of ``e`` in either direction (cached)."""
+        nb = self._nbr_cache.get(e)
+        if nb is None:
+            nb = frozenset(self._out.neighbor[self._out.row(e)].tolist()) | frozenset(
+                self._in.neighbor[self._in.row(e)].tolist())
+            if len(self._nbr_cache) > 100_000:
+                self._nbr_cache.clear()
+            self._nbr_cache[e] = nb
+        return nb
+
+    def needs_context(self, mentions: list[Mention]) -> bool:
+        return (self.entity_vectors is not None and self.config.context_weight > 0
+                and any(len(m.ids) > 1 for m in mentions))
+
+    def coherence(self, mentions: list[Mention], i: int) -> np.ndarray:
+        """shape: (k_i,) fraction of the other mentions with a candidate adjacent to each candidate of i."""
+        others = [m.ids[:COHERENCE_TOP].tolist() for j, m in enumerate(mentions) if j != i and len(m.ids)]
+        ids = mentions[i].ids
+        out = np.zeros(len(ids), dtype=np.float32)
+        if not others:
+            return out
+        for c, e in enumerate(ids.tolist()):
+            nb = self.neighbours(e)
+            if nb:
+                out[c] = sum(not nb.isdisjoint(o) for o in others) / len(others)
+        return out
+
+    def resolve(self, mentions: list[Mention], context: np.ndarray | None = None) -> list[Decision]:
+        """One decision per mention; ``context`` is the unit vector of the text (shape ``(D,)``) or None."""
+        cfg = self.config
+        decisions = []
+        for i, m in enumerate(mentions):
+            if not len(m.ids):
+                continue
+            scores = cfg.prior_weight * m.prior * m.similarity  # (k,)
+            if len(m.ids) > 1:
+                if context is not None and self.entity_vectors is not None and cfg.context_weight > 0:
+                    ev = self.entity_vectors(m.ids)  # (k, D)
+                    scores = scores + cfg.context_weight * np.clip(ev @ context, 0.0, None)
+                if cfg.coherence_weight > 0 and len(mentions) > 1:
+                    scores = scores + cfg.coherence_weight * self.coherence(mentions, i)
+            best = int(np.argmax(scores))
+            score = float(scores[best])
+            decisions.append(Decision(m, best if score >= cfg.nil_threshold else -1, score, scores))
+        return decisions

@@ -1,0 +1,156 @@
+"""Grounding of multiple-choice questions (CommonsenseQA JSONL) into a KG, as QA-GNN preprocesses them.
+
+Each question stem and each answer choice is linked; each (question, choice) pair gets the pruned
+2-hop subgraph around its seeds (:func:`kemm.kg.subgraph.extract_subgraph`). The output JSONL has
+one record per question. Runs resume: records go to ``<out>.partial`` (appended and flushed per
+batch); ids already there, or in an existing ``<out>``, are skipped; on completion the partial file
+is renamed onto ``<out>`` in one atomic step. Unreadable records are counted and listed in
+``<out>.skipped.tsv``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kemm.errors import InputError
+from kemm.kg.subgraph import extract_subgraph
+from kemm.linking.linker import EntityLinker, LinkResult
+from kemm.utils.io import atomic_write, tsv_escape
+
+
+@dataclass
+class Question:
+    """One multiple-choice question: ``choices`` are ``(label, text)`` pairs."""
+
+    id: str
+    stem: str
+    choices: list[tuple[str, str]]
+    answer: str | None = None
+
+
+@dataclass
+class GroundingStats:
+    """What a run did: records written now, found done from an earlier run, and skipped as unreadable."""
+
+    written: int = 0
+    resumed: int = 0
+    skipped: int = 0
+    skipped_path: Path | None = None
+    skipped_rows: list[tuple[int, str]] = field(default_factory=list)
+
+
+def read_questions(path: str | Path, skipped: list[tuple[int, str]] | None = None) -> Iterator[Question]:
+    """CommonsenseQA JSONL records; a bad line raises, or is appended to ``skipped`` when given."""
+    path = Path(path)
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                q = rec["question"]
+                choices = [(str(c.get("label", chr(65 + k))), str(c["text"])) for k, c in enumerate(q["choices"])]
+                yield Question(str(rec["id"]), str(q["stem"]), choices, rec.get("answerKey"))
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+                msg = f"not a CommonsenseQA record ({type(e).__name__}: {e})"
+                if skipped is None:
+                    raise InputError(msg, path, n, line.strip()) from None
+                skipped.append((n, msg))
+
+
+def _concepts(res: LinkResult) -> list[dict]:
+    return [{"key": lk.key, "label": lk.label, "text": lk.text, "start": lk.start, "end": lk.end,
+             "reason": lk.reason} for lk in res]
+
+
+def ground_batch(linker: EntityLinker, questions: list[Question], hops: int = 2, max_nodes: int = 200) -> list[dict]:
+    """Grounded records of a batch of questions (one ``link_many`` call for all their texts)."""
+    texts = [q.stem for q in questions] + [t for q in questions for _, t in q.choices]
+    results = linker.link_many(texts)
+    qres, cres = results[:len(questions)], iter(results[len(questions):])
+    records = []
+    for q, qr in zip(questions, qres):
+        seeds = qr.entity_ids
+        choices = []
+        for label, text in q.choices:
+            cr = next(cres)
+            g = extract_subgraph(linker.kg, seeds, cr.entity_ids, hops=hops, max_nodes=max_nodes)
+            choices.append({"label": label, "text": text, "concepts": _concepts(cr),
+                            "subgraph": {"num_nodes": int(g.num_nodes), "num_edges": int(g.edge_index.shape[1]),
+                                         "num_seeds": int(g.seed_mask.sum())}})
+        records.append({"id": q.id, "answerKey": q.answer,
+                        "question": {"stem": q.stem, "concepts": _concepts(qr),
+                                     **({"reason": qr.reason} if qr.reason else {})},
+                        "choices": choices})
+    return records
+
+
+def _done_ids(path: Path) -> tuple[set[str], int]:
+    """Ids of complete lines in ``path`` and the byte length of those lines (a torn last line is dropped)."""
+    ids: set[str] = set()
+    good = 0
+    if not path.exists():
+        return ids, 0
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                ids.add(str(json.loads(line)["id"]))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                break
+            good += len(line)
+    return ids, good
+
+
+def ground_file(linker: EntityLinker, questions: str | Path, out: str | Path, hops: int = 2, max_nodes: int = 200,
+                batch_size: int = 256, progress: Callable[[int], None] | None = None) -> GroundingStats:
+    """Ground every question of ``questions`` into ``out`` (JSONL); resumable, atomic on completion."""
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not partial.exists():
+        partial.write_bytes(out.read_bytes())
+    done, good = _done_ids(partial)
+    if partial.exists() and good < partial.stat().st_size:
+        with open(partial, "r+b") as f:
+            f.truncate(good)  # drop a line torn by an interrupted run
+    stats = GroundingStats(skipped_path=out.with_name(out.name + ".skipped.tsv"))
+    seen = 0
+    with open(partial, "a", encoding="utf-8") as sink:
+
+        def flush(batch: list[Question]) -> None:
+            for rec in ground_batch(linker, batch, hops=hops, max_nodes=max_nodes):
+                sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            sink.flush()
+            os.fsync(sink.fileno())
+            stats.written += len(batch)
+
+        batch: list[Question] = []
+        for q in read_questions(questions, skipped=stats.skipped_rows):
+            seen += 1
+            if q.id in done:
+                stats.resumed += 1
+            else:
+                done.add(q.id)
+                batch.append(q)
+                if len(batch) >= batch_size:
+                    flush(batch)
+                    batch = []
+            if progress is not None and (seen % 64 == 0):
+                progress(seen + len(stats.skipped_rows))
+        if batch:
+            flush(batch)
+    if progress is not None:
+        progress(seen + len(stats.skipped_rows))
+    stats.skipped = len(stats.skipped_rows)
+    if stats.skipped:
+        with atomic_write(out.with_name(out.name + ".skipped.tsv")) as fh:
+            fh.write("line\treason\n")
+            fh.writelines(f"{n}\t{tsv_escape(msg)}\n" for n, msg in stats.skipped_rows)
+    os.replace(partial, out)
+    return stats
