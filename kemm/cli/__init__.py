@@ -27,6 +27,12 @@ def _register_subcommands() -> None:
     from kemm.cli.kg import app as kg_app
 
     app.add_typer(kg_app, name="kg", help="Ingest, inspect, split and export knowledge graphs.")
+    from kemm.cli.kge import app as kge_app
+    app.add_typer(kge_app, name="kge", help="Train, evaluate and query knowledge-graph embeddings.")
+    from kemm.cli.link import app as link_app
+    app.add_typer(link_app, name="link", help="Link text, images and question files to KG entities.")
+    from kemm.cli.data import app as data_app
+    app.add_typer(data_app, name="data", help="Build the offline multimodal knowledge benchmark; show examples.")
 
 
 _register_subcommands()

@@ -12,7 +12,7 @@ Formats (https://cocodataset.org/#format-data):
 
 Captions and instances files are single JSON documents that cross-reference images by id, so they
 are parsed whole (as pycocotools does); results files are top-level arrays and are streamed.
-A category may carry a non-standard ``"entity"`` field (kemm's bundled benchmark writes the KG
+A category may carry a non-standard ``"kg_key"`` field (kemm's bundled benchmark writes the KG
 entity key there); it becomes :attr:`ObjectAnnotation.entity`.
 """
 
@@ -160,7 +160,7 @@ class CocoInstancesReader(DatasetReader):
                              str(ann.get("bbox")))
                 continue
             objects[ann["image_id"]].append(ObjectAnnotation(
-                box=box, label=cat["name"], category_id=cat["id"], id=ann.get("id"), entity=cat.get("entity"),
+                box=box, label=cat["name"], category_id=cat["id"], id=ann.get("id"), entity=cat.get("kg_key"),
                 iscrowd=bool(ann.get("iscrowd", 0)), area=ann.get("area")))
         for image_id in images.order:
             objs = objects[image_id]
@@ -231,7 +231,7 @@ class CocoResultsReader(DatasetReader):
                     errors.error(f"{what}: category_id {det['category_id']!r} is not in the categories of "
                                  f"{self.annotations}", path, line)
                     continue
-                label, entity = cat["name"], cat.get("entity")
+                label, entity = cat["name"], cat.get("kg_key")
             else:
                 label, entity = str(det["category_id"]), None
             grouped.setdefault(det["image_id"], []).append(ObjectAnnotation(

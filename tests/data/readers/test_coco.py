@@ -73,7 +73,7 @@ def test_instances(coco):
 
 def test_instances_entity_field(coco, tmp_path):
     def edit(d):
-        d["categories"][0]["entity"] = "person.n.01"
+        d["categories"][0]["kg_key"] = "person.n.01"
     out = _copy_with(tmp_path, coco / "annotations/instances_val2017.json", edit)
     first = next(iter(read_dataset("coco-instances", out)))
     assert [o.entity for o in first.objects] == ["person.n.01", None, "person.n.01"]

@@ -1,0 +1,25 @@
+"""The offline multimodal knowledge benchmark generated from a commonsense KG and emoji sprites.
+
+>>> from kemm.kg import ingest
+>>> from kemm.data.benchmark import BenchmarkConfig, make_benchmark
+>>> kg, _ = ingest(["knowledge_graphs/commonsense/commonsense.ttl"])       # doctest: +SKIP
+>>> make_benchmark(kg, "runs/benchmark", BenchmarkConfig(seed=0))          # doctest: +SKIP
+"""
+
+from kemm.data.benchmark.build import BenchmarkSummary, make_benchmark
+from kemm.data.benchmark.config import SPLITS, BenchmarkConfig, SceneConfig
+from kemm.data.benchmark.knowledge import EMOJI_PREDICATE, BenchmarkKnowledge
+from kemm.data.benchmark.show import render_example
+from kemm.data.benchmark.vqa import vqa_accuracy
+
+__all__ = [
+    "EMOJI_PREDICATE",
+    "SPLITS",
+    "BenchmarkConfig",
+    "BenchmarkKnowledge",
+    "BenchmarkSummary",
+    "SceneConfig",
+    "make_benchmark",
+    "render_example",
+    "vqa_accuracy",
+]

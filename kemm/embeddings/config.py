@@ -1,0 +1,105 @@
+"""Typed training configuration; a YAML file in ``configs/kge/`` holds exactly these fields."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kemm.errors import InputError, KemmError
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`kemm.embeddings.run.train_kge` needs besides the KG and the output directory.
+
+    Attributes:
+        model: registered model name (``transe``, ``distmult``, ``complex``, ``rotate``, ``rgcn``, ``compgcn``).
+        model_kwargs: options of the model's config class (``dim``, ``p``, ``decoder``, ...).
+        loop: ``"slcwa"`` (negative sampling) or ``"lcwa"`` (1-vs-all scoring of every (h, r) and (r, t)).
+        loss: ``margin``, ``softplus``, ``bce``, ``softmax`` or ``nssa`` (self-adversarial).
+        loss_kwargs: options of the loss (``margin``, ``adversarial_temperature``, ``label_smoothing``).
+        num_negatives: corruptions per positive triple (sLCWA).
+        corruption: ``"bernoulli"`` or ``"uniform"`` choice of the corrupted side (sLCWA).
+        filter_negatives: ignore negatives that are training triples (sLCWA).
+        optimizer: ``adam``, ``adagrad`` or ``sgd``; sparse embedding tables get ``SparseAdam`` under ``adam``.
+        lr: learning rate.
+        regularizer: ``None``, ``"l2"`` or ``"n3"`` (Lacroix et al., 2018) on the batch's embeddings.
+        regularizer_weight: weight of the regularisation term.
+        batch_size: positive triples (sLCWA) or queries (LCWA) per step.
+        epochs: passes over the training triples.
+        eval_every: validate every this many epochs (0: never; then no early stopping).
+        eval_max_triples: validate on at most this many valid triples (a fixed seeded subset; None: all).
+        early_stopping_patience: stop after this many validations without a better MRR (0: off).
+        checkpoint_every: write a resumable checkpoint every this many epochs (and at the end).
+        num_neighbors: GNN models only: neighbours sampled per node and layer (None: full-graph training).
+        seed: seed of initialisation, shuffling and negative sampling.
+        device: ``cpu`` or ``cuda``.
+        amp: bfloat16 autocast on CUDA.
+        tensorboard: write TensorBoard event files under ``RUN/tb``.
+    """
+
+    model: str = "transe"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    loop: str = "slcwa"
+    loss: str = "margin"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_negatives: int = 1
+    corruption: str = "bernoulli"
+    filter_negatives: bool = False
+    optimizer: str = "adam"
+    lr: float = 0.01
+    regularizer: str | None = None
+    regularizer_weight: float = 0.0
+    batch_size: int = 256
+    epochs: int = 100
+    eval_every: int = 0
+    eval_max_triples: int | None = None
+    early_stopping_patience: int = 0
+    checkpoint_every: int = 10
+    num_neighbors: list[int] | None = None
+    seed: int = 0
+    device: str = "cpu"
+    amp: bool = False
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        if self.loop not in ("slcwa", "lcwa"):
+            raise KemmError(f"loop must be 'slcwa' or 'lcwa', got {self.loop!r}")
+        if self.regularizer not in (None, "l2", "n3"):
+            raise KemmError(f"regularizer must be null, 'l2' or 'n3', got {self.regularizer!r}")
+        for name in ("batch_size", "epochs", "num_negatives"):
+            if getattr(self, name) < 1:
+                raise KemmError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | Path | None = None) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InputError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}", source)
+        try:
+            return cls(**data)
+        except TypeError as e:
+            raise InputError(str(e), source) from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        if not path.exists():
+            raise KemmError(f"{path}: no such config file")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            line = getattr(getattr(e, "problem_mark", None), "line", None)
+            raise InputError(f"invalid YAML: {getattr(e, 'problem', e)}", path,
+                             line + 1 if line is not None else None) from None
+        if not isinstance(data, dict):
+            raise InputError("expected a mapping of training options at the top level", path)
+        return cls.from_dict(data, path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,306 @@
+"""Side-by-side KGE benchmark: kemm vs PyKEEN 1.11.1 (plus PyG's nn.kge.TransE and a bare PyTorch loop).
+
+PyKEEN is never a kemm dependency: ``--setup`` creates ``.venv-bench/`` (gitignored) with
+``torch==2.13.0 pykeen==1.11.1`` and kemm installed editable; the script then re-runs itself inside
+that environment. Each (library, model, dataset) runs in its own subprocess, so its peak RSS is its own.
+
+Same data (PyKEEN's shipped UMLS / Kinships / Nations files, ingested by kemm for kemm, PyG and the
+bare loop), same hyperparameters, same filtered both-sided realistic-rank evaluation (filter:
+train + valid + test). Reported: seconds per epoch, positive triples/s, peak RSS, test MRR and
+Hits@10, evaluation seconds.
+
+    python scripts/bench_kge.py --setup
+    python scripts/bench_kge.py --datasets umls --models transe distmult rotate rgcn --epochs 100 \
+        --out bench_results/kge_umls.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv-bench"
+PY = VENV / "bin" / "python"
+
+# the issue's reference setting: dim 128, Adam lr 0.01, batch 256, 1 negative/positive, margin loss
+SHALLOW = {"dim": 128, "lr": 0.01, "batch_size": 256, "num_negatives": 1, "margin": 1.0}
+# R-GCN (both libraries: 2 layers, basis decomposition with 4 bases, DistMult decoder, BCE, 8 negatives)
+RGCN = {"dim": 64, "lr": 0.01, "batch_size": 1024, "num_negatives": 8, "num_layers": 2, "num_bases": 4}
+
+
+def setup() -> None:
+    if not PY.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    pip = [str(PY), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "torch==2.13.0", "pykeen==1.11.1"], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    subprocess.run([*pip, "torch-geometric", "numpy", "pyyaml", "safetensors", "tensorboardX", "rich", "typer",
+                    "faiss-cpu", "rdflib", "pyoxigraph"], check=True)
+
+
+def dataset_dir(name: str) -> Path:
+    import pykeen.datasets
+
+    return Path(pykeen.datasets.__file__).parent / name
+
+
+def kemm_kg(name: str, cache: Path):
+    from kemm.kg import KnowledgeGraph, ingest
+
+    out = cache / name
+    if not (out / "meta.json").exists():
+        kg, _ = ingest([dataset_dir(name)])
+        kg.save(out)
+    return KnowledgeGraph.load(out)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -- workers (each runs in its own process) --------------------------------------------------
+def run_kemm(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
+    import numpy as np
+    import torch
+
+    from kemm.embeddings import build_model
+    from kemm.embeddings.config import TrainConfig
+    from kemm.embeddings.evaluation import evaluate
+    from kemm.embeddings.training import train_model
+
+    kg = kemm_kg(ds, cache)
+    train = kg.split("train").astype(np.int64)
+    known = np.concatenate([kg.split(s) for s in ("train", "valid", "test")]).astype(np.int64)
+    if model == "rgcn":
+        h = RGCN
+        cfg = TrainConfig(model="rgcn", model_kwargs={"dim": h["dim"], "num_layers": h["num_layers"],
+                                                      "num_bases": h["num_bases"], "dropout": 0.0},
+                          loss="bce", num_negatives=h["num_negatives"], corruption="uniform", lr=h["lr"],
+                          batch_size=h["batch_size"], epochs=epochs, seed=seed, tensorboard=False)
+    else:
+        h = SHALLOW
+        kwargs = {"dim": h["dim"]} if model != "transe" else {"dim": h["dim"], "p": 1}
+        cfg = TrainConfig(model=model, model_kwargs=kwargs, loss="margin", loss_kwargs={"margin": h["margin"]},
+                          num_negatives=h["num_negatives"], corruption="uniform", lr=h["lr"],
+                          batch_size=h["batch_size"], epochs=epochs, seed=seed, tensorboard=False)
+    torch.manual_seed(seed)
+    graph = (torch.from_numpy(train[:, [0, 2]].T.copy()), torch.from_numpy(train[:, 1].copy()))
+    m = build_model(cfg.model, kg.num_entities, kg.num_relations, graph=graph, **cfg.model_kwargs)
+    t0 = time.perf_counter()
+    train_model(m, train, cfg)
+    train_s = time.perf_counter() - t0
+    res = evaluate(m, kg.split("test"), known)
+    return {"train_seconds": train_s, "num_train": len(train), "mrr": res.mrr, "hits_at_10": res.both.hits_at_10,
+            "eval_seconds": res.seconds}
+
+
+def run_pykeen(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
+    from pykeen.pipeline import pipeline
+    from pykeen.triples import TriplesFactory
+
+    d = dataset_dir(ds)
+    train = TriplesFactory.from_path(d / "train.txt")
+    valid = TriplesFactory.from_path(d / "valid.txt", entity_to_id=train.entity_to_id,
+                                     relation_to_id=train.relation_to_id)
+    test = TriplesFactory.from_path(d / "test.txt", entity_to_id=train.entity_to_id,
+                                    relation_to_id=train.relation_to_id)
+    if model == "rgcn":
+        h = RGCN
+        kw = dict(model="RGCN", model_kwargs=dict(embedding_dim=h["dim"], num_layers=h["num_layers"],
+                                                  decomposition="bases",
+                                                  decomposition_kwargs=dict(num_bases=h["num_bases"]),
+                                                  interaction="DistMult"),
+                  loss="BCEWithLogitsLoss", negative_sampler_kwargs=dict(num_negs_per_pos=h["num_negatives"]))
+    else:
+        h = SHALLOW
+        name = {"transe": "TransE", "distmult": "DistMult", "rotate": "RotatE", "complex": "ComplEx"}[model]
+        mk: dict = {"embedding_dim": h["dim"]}
+        if model == "transe":
+            mk["scoring_fct_norm"] = 1
+        kw = dict(model=name, model_kwargs=mk, loss="MarginRankingLoss", loss_kwargs=dict(margin=h["margin"]),
+                  negative_sampler_kwargs=dict(num_negs_per_pos=h["num_negatives"]))
+    res = pipeline(training=train, validation=valid, testing=test, optimizer="Adam",
+                   optimizer_kwargs=dict(lr=h["lr"]), training_loop="sLCWA", negative_sampler="basic",
+                   training_kwargs=dict(num_epochs=epochs, batch_size=h["batch_size"], use_tqdm=False),
+                   evaluator="RankBasedEvaluator", evaluator_kwargs=dict(filtered=True),
+                   evaluation_kwargs=dict(use_tqdm=False), random_seed=seed, device="cpu", **kw)
+    mr = res.metric_results
+    return {"train_seconds": res.train_seconds, "num_train": train.num_triples,
+            "mrr": float(mr.get_metric("both.realistic.inverse_harmonic_mean_rank")),
+            "hits_at_10": float(mr.get_metric("both.realistic.hits_at_10")), "eval_seconds": res.evaluate_seconds}
+
+
+def _transe_adapter(ent, rel, p: int, normalize: bool):
+    import torch
+    import torch.nn.functional as F
+
+    from kemm.embeddings.base import KGEModel
+
+    class Adapter(KGEModel):
+        config_class = dict
+
+        def __init__(self):
+            super().__init__(ent.shape[0], rel.shape[0], {})
+            self.e = torch.nn.Parameter(F.normalize(ent, dim=-1) if normalize else ent)
+            self.r = torch.nn.Parameter(rel)
+
+        def score_t(self, h, r):
+            return -torch.cdist(self.e[h] + self.r[r], self.e, p=p)
+
+        def score_h(self, r, t):
+            return -torch.cdist(self.e[t] - self.r[r], self.e, p=p)
+
+    return Adapter()
+
+
+def run_pyg(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
+    import numpy as np
+    import torch
+    from torch_geometric.nn.kge import TransE
+
+    from kemm.embeddings.evaluation import evaluate
+
+    torch.manual_seed(seed)
+    kg = kemm_kg(ds, cache)
+    train = torch.from_numpy(kg.split("train").astype(np.int64))
+    known = np.concatenate([kg.split(s) for s in ("train", "valid", "test")]).astype(np.int64)
+    h = SHALLOW
+    m = TransE(kg.num_entities, kg.num_relations, hidden_channels=h["dim"], margin=h["margin"], p_norm=1.0)
+    loader = m.loader(head_index=train[:, 0], rel_type=train[:, 1], tail_index=train[:, 2],
+                      batch_size=h["batch_size"], shuffle=True)
+    opt = torch.optim.Adam(m.parameters(), lr=h["lr"])
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        for hh, rr, tt in loader:
+            opt.zero_grad()
+            m.loss(hh, rr, tt).backward()
+            opt.step()
+    train_s = time.perf_counter() - t0
+    with torch.no_grad():
+        ad = _transe_adapter(m.node_emb.weight.detach(), m.rel_emb.weight.detach(), 1, True)
+    res = evaluate(ad, kg.split("test"), known)
+    return {"train_seconds": train_s, "num_train": len(train), "mrr": res.mrr, "hits_at_10": res.both.hits_at_10,
+            "eval_seconds": res.seconds}
+
+
+def run_bare(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
+    """A bare PyTorch TransE loop: the floor any framework overhead is measured against."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from kemm.embeddings.evaluation import evaluate
+
+    torch.manual_seed(seed)
+    kg = kemm_kg(ds, cache)
+    train = torch.from_numpy(kg.split("train").astype(np.int64))
+    known = np.concatenate([kg.split(s) for s in ("train", "valid", "test")]).astype(np.int64)
+    h = SHALLOW
+    ent = torch.nn.Embedding(kg.num_entities, h["dim"])
+    rel = torch.nn.Embedding(kg.num_relations, h["dim"])
+    torch.nn.init.xavier_uniform_(ent.weight)
+    torch.nn.init.xavier_uniform_(rel.weight)
+    opt = torch.optim.Adam([ent.weight, rel.weight], lr=h["lr"])
+
+    def score(a, r, b):
+        return -torch.linalg.vector_norm(F.normalize(ent(a), dim=-1) + rel(r) - F.normalize(ent(b), dim=-1), 1, -1)
+
+    b = h["batch_size"]
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(len(train))
+        for i in range(0, len(train), b):
+            pos = train[perm[i:i + b]]
+            corrupt = torch.randint(kg.num_entities, (len(pos),))
+            head = torch.rand(len(pos)) < 0.5
+            nh = torch.where(head, corrupt, pos[:, 0])
+            nt = torch.where(head, pos[:, 2], corrupt)
+            loss = F.relu(h["margin"] - score(pos[:, 0], pos[:, 1], pos[:, 2]) + score(nh, pos[:, 1], nt)).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    train_s = time.perf_counter() - t0
+    ad = _transe_adapter(ent.weight.detach(), rel.weight.detach(), 1, True)
+    res = evaluate(ad, kg.split("test"), known)
+    return {"train_seconds": train_s, "num_train": len(train), "mrr": res.mrr, "hits_at_10": res.both.hits_at_10,
+            "eval_seconds": res.seconds}
+
+
+WORKERS = {"kemm": run_kemm, "pykeen": run_pykeen, "pyg": run_pyg, "bare": run_bare}
+
+
+def worker(lib: str, model: str, ds: str, epochs: int, cache: Path, seed: int) -> None:
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
+    out = WORKERS[lib](model, ds, epochs, cache, seed)
+    out.update({"library": lib, "model": model, "dataset": ds, "epochs": epochs,
+                "seconds_per_epoch": out["train_seconds"] / epochs,
+                "triples_per_second": out["num_train"] * epochs / out["train_seconds"],
+                "peak_rss_mib": peak_rss_mib()})
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--setup", action="store_true", help="create .venv-bench with PyKEEN and exit")
+    ap.add_argument("--datasets", nargs="+", default=["umls"], choices=["umls", "kinships", "nations"])
+    ap.add_argument("--models", nargs="+", default=["transe", "distmult", "rotate", "rgcn"])
+    ap.add_argument("--libraries", nargs="+", default=["kemm", "pykeen", "pyg", "bare"])
+    ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--rgcn-epochs", type=int, default=20, help="epochs for R-GCN (full-graph, slow in both)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=ROOT / "bench_results" / "kg")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench_results" / "kge.json")
+    ap.add_argument("--worker", nargs=4, metavar=("LIB", "MODEL", "DATASET", "EPOCHS"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.setup:
+        setup()
+        return
+    try:
+        import pykeen  # noqa: F401
+    except ImportError:
+        if not PY.exists():
+            sys.exit("PyKEEN is not importable here; run `python scripts/bench_kge.py --setup` first")
+        os.execv(str(PY), [str(PY), *sys.argv])
+    if args.worker:
+        lib, model, ds, epochs = args.worker
+        worker(lib, model, ds, int(epochs), args.cache, args.seed)
+        return
+    rows = []
+    for ds in args.datasets:
+        for model in args.models:
+            for lib in args.libraries:
+                if lib in ("pyg", "bare") and model != "transe":
+                    continue
+                epochs = args.rgcn_epochs if model == "rgcn" else args.epochs
+                cmd = [sys.executable, __file__, "--worker", lib, model, ds, str(epochs), "--cache", str(args.cache),
+                       "--seed", str(args.seed)]
+                print(f"{ds} {model} {lib} ({epochs} epochs) ...", file=sys.stderr, flush=True)
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+                if proc.returncode or not line:
+                    rows.append({"library": lib, "model": model, "dataset": ds, "error": proc.stderr[-2000:]})
+                    print(proc.stderr[-2000:], file=sys.stderr)
+                    continue
+                row = json.loads(line[0][7:])
+                rows.append(row)
+                print(f"  {row['triples_per_second']:,.0f} triples/s  {row['seconds_per_epoch']:.3f} s/epoch  "
+                      f"MRR {row['mrr']:.4f}  H@10 {row['hits_at_10']:.4f}  eval {row['eval_seconds']:.3f}s  "
+                      f"peak {row['peak_rss_mib']:.0f} MiB", file=sys.stderr, flush=True)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                tmp = args.out.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"command": " ".join(sys.argv), "threads": os.cpu_count(),
+                                           "shallow": SHALLOW, "rgcn": RGCN, "results": rows}, indent=2))
+                os.replace(tmp, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+from tests.embeddings.cases import ModelTestCase
+
+
+class TestComplEx(ModelTestCase):
+    name = "complex"

@@ -1,0 +1,5 @@
+from tests.embeddings.cases import ModelTestCase
+
+
+class TestDistMult(ModelTestCase):
+    name = "distmult"

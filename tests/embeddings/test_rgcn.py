@@ -1,0 +1,32 @@
+import torch
+
+from kemm.embeddings.sampling import NeighborSampler
+from tests.embeddings.cases import EDGE_TYPES, EDGES, ModelTestCase
+
+
+class TestRGCN(ModelTestCase):
+    name = "rgcn"
+    kwargs = {"dim": 8, "num_bases": 2}
+
+
+class TestRGCNBlockFast(ModelTestCase):
+    name = "rgcn"
+    kwargs = {"dim": 8, "decomposition": "block", "num_bases": 2, "conv": "fast", "decoder": "transe"}
+
+
+def test_sampled_scores_match_full_graph_when_fanout_covers_everything():
+    torch.manual_seed(0)
+    model = TestRGCN().make().eval()
+    sampler = model.make_sampler([100, 100], torch.Generator().manual_seed(0))
+    h, r, t = torch.tensor([0, 3]), torch.tensor([0, 1]), torch.tensor([1, 7])
+    with torch.no_grad():
+        full = model.score_hrt(h, r, t)
+        sampled = model.score_hrt_sampled(h, r, t, sampler)
+    torch.testing.assert_close(sampled, full, atol=1e-5, rtol=1e-5)
+
+
+def test_sampler_limits_fanout():
+    ei = torch.cat([EDGES, EDGES.flip(0)], 1)
+    s = NeighborSampler(ei, torch.cat([EDGE_TYPES, EDGE_TYPES + 3]), 12, [1], torch.Generator().manual_seed(0))
+    sub = s.sample(torch.tensor([5]))
+    assert sub.edge_index.shape[1] == 1 and 5 in sub.nodes.tolist() and len(sub.nodes) == 2

@@ -1,0 +1,5 @@
+from tests.embeddings.cases import ModelTestCase
+
+
+class TestRotatE(ModelTestCase):
+    name = "rotate"
