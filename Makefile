@@ -17,12 +17,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## main job: ingest the bundled knowledge graphs into one KG and print its statistics
+## main job, end to end on the bundled data: KGs -> embeddings -> linking -> multimodal benchmark
+KEMM := $(VENV)/bin/kemm
+CS   := knowledge_graphs/commonsense/commonsense.ttl
 demo: $(STAMP)
-	$(VENV)/bin/kemm kg ingest knowledge_graphs/commonsense/commonsense.ttl knowledge_graphs/wordnet \
-		--out runs/kg/bundled
-	$(VENV)/bin/kemm kg split runs/kg/bundled --seed 0 --drop-inverse-leakage
-	$(VENV)/bin/kemm kg neighbors runs/kg/bundled https://w3id.org/kemm/commonsense/apple --limit 30
+	$(KEMM) kg ingest $(CS) knowledge_graphs/wordnet --out runs/kg/bundled
+	$(KEMM) kg split runs/kg/bundled --seed 0 --drop-inverse-leakage
+	$(KEMM) kg neighbors runs/kg/bundled https://w3id.org/kemm/commonsense/apple --limit 30
+	$(KEMM) kg ingest $(CS) --out runs/kg/commonsense
+	$(KEMM) kg split runs/kg/commonsense --seed 0
+	$(KEMM) kge train --kg runs/kg/commonsense --config configs/kge/demo_commonsense.yaml --out runs/kge/commonsense
+	$(KEMM) kge neighbors runs/kge/commonsense https://w3id.org/kemm/commonsense/apple -k 8
+	$(KEMM) link text "She sliced two apples with a sharp knife in the kitchen." --kg runs/kg/commonsense
+	$(KEMM) kg subgraph runs/kg/commonsense --seeds knife,apple --hops 2 --max-nodes 50 --limit 15
+	$(KEMM) data make-benchmark --kg $(CS) --out runs/benchmark --scale 0.2
+	$(KEMM) data show runs/benchmark --split val --index 0 --out runs/benchmark/example_val_0.png
 
 ## default test suite (offline, tiny; `slow` tests excluded)
 test: $(STAMP)

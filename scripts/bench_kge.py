@@ -124,6 +124,8 @@ def run_pykeen(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict
         mk: dict = {"embedding_dim": h["dim"]}
         if model == "transe":
             mk["scoring_fct_norm"] = 1
+        if model == "distmult":  # the same model as kemm's: no relation regulariser, no entity constraint
+            mk.update(regularizer=None, entity_constrainer=None)
         kw = dict(model=name, model_kwargs=mk, loss="MarginRankingLoss", loss_kwargs=dict(margin=h["margin"]),
                   negative_sampler_kwargs=dict(num_negs_per_pos=h["num_negatives"]))
     res = pipeline(training=train, validation=valid, testing=test, optimizer="Adam",

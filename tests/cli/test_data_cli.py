@@ -4,19 +4,10 @@ import json
 from pathlib import Path
 
 from PIL import Image
-from typer.testing import CliRunner
 
-from kemm.cli import app
+from tests.conftest import run_cli as run
 
-runner = CliRunner()
 BENCH = Path(__file__).parents[1] / "fixtures" / "benchmark"
-
-
-def run(*args, ok=True):
-    result = runner.invoke(app, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
 
 
 def test_make_benchmark_then_show(tmp_path):

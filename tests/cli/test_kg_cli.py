@@ -5,19 +5,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from kemm.cli import app
 from kemm.kg import KnowledgeGraph
-
-runner = CliRunner()
-
-
-def run(*args, ok=True):
-    result = runner.invoke(app, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
+from tests.conftest import run_cli as run
 
 
 @pytest.fixture

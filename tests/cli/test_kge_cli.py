@@ -4,18 +4,8 @@ import json
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from kemm.cli import app
-
-runner = CliRunner()
-
-
-def run(*args, ok=True):
-    result = runner.invoke(app, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
+from tests.conftest import run_cli as run
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +15,9 @@ def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("kge")
     run("kg", "ingest", FIXTURES / "tsv" / "tiny_split", "--out", d / "kg")
     cfg = d / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"model": "transe", "model_kwargs": {"dim": 8}, "epochs": 5, "batch_size": 4}))
+    cfg.write_text(
+        yaml.safe_dump({"model": "transe", "model_kwargs": {"dim": 8}, "epochs": 5, "batch_size": 4})
+    )
     res = run("kge", "train", "--kg", d / "kg", "--config", cfg, "--out", d / "run")
     assert "MRR" in res.stdout
     return d

@@ -5,19 +5,10 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from kemm.cli import app
+from tests.conftest import run_cli as run
 
-runner = CliRunner()
 EX = "http://example.org/kg/"
-
-
-def run(*args, ok=True):
-    result = runner.invoke(app, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +21,9 @@ def kg_dir(tmp_path_factory):
 
 
 def test_link_text_json(kg_dir):
-    res = run("link", "text", "Knives and apples in the kitchen", "--kg", kg_dir, "--encoder", "none", "--json")
+    res = run(
+        "link", "text", "Knives and apples in the kitchen", "--kg", kg_dir, "--encoder", "none", "--json"
+    )
     data = json.loads(res.stdout)
     assert [lk["key"] for lk in data["links"]] == [EX + "knife", EX + "apple", EX + "kitchen"]
     assert data["pipeline"] == "blank:en"
@@ -47,16 +40,46 @@ def test_link_image_from_coco_detections(kg_dir, tmp_path):
     img = tmp_path / "kitchen.png"
     Image.fromarray(np.zeros((8, 8, 3), dtype="uint8")).save(img)
     ann = tmp_path / "ann.json"
-    ann.write_text(json.dumps({"images": [{"id": 3, "file_name": "kitchen.png"}],
-                               "categories": [{"id": 1, "name": "banana"}, {"id": 2, "name": "knife"}]}))
+    ann.write_text(
+        json.dumps(
+            {
+                "images": [{"id": 3, "file_name": "kitchen.png"}],
+                "categories": [{"id": 1, "name": "banana"}, {"id": 2, "name": "knife"}],
+            }
+        )
+    )
     dets = tmp_path / "dets.json"
     dets.write_text(json.dumps([{"image_id": 3, "category_id": 2, "bbox": [0, 0, 4, 4], "score": 0.9}]))
-    res = run("link", "image", img, "--kg", kg_dir, "--detections", dets, "--annotations", ann,
-              "--encoder", "none", "--json")
+    res = run(
+        "link",
+        "image",
+        img,
+        "--kg",
+        kg_dir,
+        "--detections",
+        dets,
+        "--annotations",
+        ann,
+        "--encoder",
+        "none",
+        "--json",
+    )
     assert [d["key"] for d in json.loads(res.stdout)] == [EX + "knife"]
     dets.write_text(json.dumps([{"image_id": 4, "category_id": 2, "bbox": [0, 0, 4, 4], "score": 0.9}]))
-    bad = run("link", "image", img, "--kg", kg_dir, "--detections", dets, "--annotations", ann,
-              "--encoder", "none", ok=False)
+    bad = run(
+        "link",
+        "image",
+        img,
+        "--kg",
+        kg_dir,
+        "--detections",
+        dets,
+        "--annotations",
+        ann,
+        "--encoder",
+        "none",
+        ok=False,
+    )
     assert bad.exit_code != 0 and "not in the annotation file" in str(bad.exception)
 
 
@@ -66,8 +89,20 @@ def test_link_image_with_a_detector(kg_dir, tmp_path):
     detector = make_tiny_yolos(tmp_path / "yolos")
     img = tmp_path / "kitchen.png"
     Image.fromarray((np.random.default_rng(0).random((48, 64, 3)) * 255).astype("uint8")).save(img)
-    res = run("link", "image", img, "--kg", kg_dir, "--detector", detector, "--threshold", "0", "--encoder", "none",
-              "--json")
+    res = run(
+        "link",
+        "image",
+        img,
+        "--kg",
+        kg_dir,
+        "--detector",
+        detector,
+        "--threshold",
+        "0",
+        "--encoder",
+        "none",
+        "--json",
+    )
     links = json.loads(res.stdout)
     assert len(links) == 5 and {d["key"] for d in links} <= {EX + "apple", EX + "knife"}
     bad = tmp_path / "bad.png"
@@ -85,8 +120,18 @@ def test_link_labels_writes_map(kg_dir, tmp_path):
 
 def test_link_batch(kg_dir, tmp_path):
     src = tmp_path / "q.jsonl"
-    src.write_text(json.dumps({"id": "q1", "question": {"stem": "Where is the ice cream?", "choices": [
-        {"label": "A", "text": "freezer"}, {"label": "B", "text": "cave"}]}}) + "\n")
+    src.write_text(
+        json.dumps(
+            {
+                "id": "q1",
+                "question": {
+                    "stem": "Where is the ice cream?",
+                    "choices": [{"label": "A", "text": "freezer"}, {"label": "B", "text": "cave"}],
+                },
+            }
+        )
+        + "\n"
+    )
     out = tmp_path / "g.jsonl"
     res = run("link", "batch", src, "--kg", kg_dir, "--out", out)
     assert "1 grounded" in res.stdout
@@ -96,7 +141,9 @@ def test_link_batch(kg_dir, tmp_path):
 
 def test_kg_subgraph(kg_dir, tmp_path):
     out = tmp_path / "sub.pt"
-    res = run("kg", "subgraph", kg_dir, "--seeds", "apple", "--answers", "kitchen", "--hops", "1", "--out", out)
+    res = run(
+        "kg", "subgraph", kg_dir, "--seeds", "apple", "--answers", "kitchen", "--hops", "1", "--out", out
+    )
     assert "subgraph:" in res.stdout and out.exists()
     import torch
 
