@@ -1,7 +1,9 @@
 """R-GCN (Schlichtkrull et al., 2018) encoder with basis or block-diagonal decomposition.
 
-Layers are torch-geometric's ``RGCNConv`` (loops over relations, memory O(E * D)) or
-``FastRGCNConv`` (one batched matmul per edge, faster on small graphs, memory O(E * D^2)).
+Layers are kemm's :class:`~kemm.embeddings.rgcn_conv.BasisRGCNConv` (``conv="vectorized"``, the
+default for basis decomposition: all relations in one pass, memory O(E * B * D)), torch-geometric's
+``RGCNConv`` (``conv="rgcn"``: loops over relations, memory O(E * D); the default for blocks) or
+``FastRGCNConv`` (``conv="fast"``: one batched matmul per edge, memory O(E * D^2)).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from torch import nn
 
 from kemm.embeddings.base import register_model
 from kemm.embeddings.gnn import GNNModel
+from kemm.embeddings.rgcn_conv import BasisRGCNConv
 from kemm.errors import KemmError
 
 
@@ -27,7 +30,8 @@ class RGCNConfig:
         num_layers: message-passing layers (default 2).
         decomposition: ``"basis"`` or ``"block"`` weight sharing across relations.
         num_bases: bases (``basis``) or blocks (``block``; must divide ``dim``) (default 4).
-        conv: ``"rgcn"`` (RGCNConv) or ``"fast"`` (FastRGCNConv).
+        conv: ``"vectorized"`` (BasisRGCNConv; basis decomposition only), ``"rgcn"`` (RGCNConv) or
+            ``"fast"`` (FastRGCNConv); ``"auto"`` (default): vectorized for basis, rgcn for block.
         dropout: dropout on hidden layers (default 0.2).
         decoder: ``"distmult"`` or ``"transe"``.
     """
@@ -36,7 +40,7 @@ class RGCNConfig:
     num_layers: int = 2
     decomposition: str = "basis"
     num_bases: int = 4
-    conv: str = "rgcn"
+    conv: str = "auto"
     dropout: float = 0.2
     decoder: str = "distmult"
 
@@ -50,15 +54,23 @@ class RGCN(GNNModel):
         from torch_geometric.nn import FastRGCNConv, RGCNConv
 
         c = self.config
-        if c.conv not in ("rgcn", "fast"):
-            raise KemmError(f"unknown R-GCN conv {c.conv!r}; choose rgcn or fast")
+        if c.conv not in ("auto", "vectorized", "rgcn", "fast"):
+            raise KemmError(f"unknown R-GCN conv {c.conv!r}; choose auto, vectorized, rgcn or fast")
         if c.decomposition not in ("basis", "block"):
             raise KemmError(f"unknown decomposition {c.decomposition!r}; choose basis or block")
         if c.decomposition == "block" and c.dim % c.num_bases:
             raise KemmError(f"block decomposition needs num_bases ({c.num_bases}) to divide dim ({c.dim})")
-        conv = RGCNConv if c.conv == "rgcn" else FastRGCNConv
-        kw = {"num_bases": c.num_bases} if c.decomposition == "basis" else {"num_blocks": c.num_bases}
-        self.layers = nn.ModuleList(conv(c.dim, c.dim, 2 * num_relations, **kw) for _ in range(c.num_layers))
+        kind = c.conv if c.conv != "auto" else ("vectorized" if c.decomposition == "basis" else "rgcn")
+        if kind == "vectorized" and c.decomposition != "basis":
+            raise KemmError("conv 'vectorized' implements basis decomposition only; use rgcn or fast for blocks")
+        n_rel = 2 * num_relations  # relations and their inverses
+        if kind == "vectorized":
+            layers = [BasisRGCNConv(c.dim, c.dim, n_rel, c.num_bases) for _ in range(c.num_layers)]
+        else:
+            conv = RGCNConv if kind == "rgcn" else FastRGCNConv
+            kw = {"num_bases": c.num_bases} if c.decomposition == "basis" else {"num_blocks": c.num_bases}
+            layers = [conv(c.dim, c.dim, n_rel, **kw) for _ in range(c.num_layers)]
+        self.layers = nn.ModuleList(layers)
         self.relation = nn.Embedding(num_relations, c.dim)  # decoder relation vectors
         nn.init.xavier_uniform_(self.relation.weight)
 
