@@ -42,14 +42,23 @@ def synthetic_questions(kg: KnowledgeGraph, n: int, choices: int = 5, seed: int 
         gloss = ents.descriptions[i].split(";")[0].strip().rstrip(".")
         labels = [ents.labels[i]] + [ents.labels[rng.choice(pool)] for _ in range(choices - 1)]
         rng.shuffle(labels)
-        out.append(Question(f"wn-{k}", f"Which is {gloss}?", [(chr(65 + j), t) for j, t in enumerate(labels)]))
+        out.append(
+            Question(f"wn-{k}", f"Which is {gloss}?", [(chr(65 + j), t) for j, t in enumerate(labels)])
+        )
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--kg", type=Path, required=True, help="KG directory (WordNet: kemm kg ingest knowledge_graphs/wordnet)")
-    ap.add_argument("--wordnet-dir", type=Path, default=None, help="WordNet index files for sense-rank priors")
+    ap.add_argument(
+        "--kg",
+        type=Path,
+        required=True,
+        help="KG directory (WordNet: kemm kg ingest knowledge_graphs/wordnet)",
+    )
+    ap.add_argument(
+        "--wordnet-dir", type=Path, default=None, help="WordNet index files for sense-rank priors"
+    )
     ap.add_argument("--questions", type=Path, default=None, help="CommonsenseQA JSONL (default: synthetic)")
     ap.add_argument("--pairs", type=int, default=60_000, help="(question, choice) pairs to ground")
     ap.add_argument("--hops", type=int, default=2)
@@ -65,12 +74,15 @@ def main() -> None:
 
     torch.set_num_threads(1)
     import torch_geometric.data  # noqa: F401 - a one-time import, not part of any pair's time
+
     t0 = time.perf_counter()
     kg = KnowledgeGraph.load(args.kg)
     kg.csr("out"), kg.csr("in")
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cfg = LinkerConfig(encoder=None, dense=False, wordnet_dir=str(args.wordnet_dir) if args.wordnet_dir else None)
+    cfg = LinkerConfig(
+        encoder=None, dense=False, wordnet_dir=str(args.wordnet_dir) if args.wordnet_dir else None
+    )
     linker = EntityLinker.from_kg(kg, cfg)
     setup_s = time.perf_counter() - t0
     if args.questions is not None:
@@ -84,7 +96,7 @@ def main() -> None:
     nodes, edges, links_q, links_c = [], [], [], []
     t_start = time.perf_counter()
     for s in range(0, len(questions), args.batch_size):
-        batch = questions[s:s + args.batch_size]
+        batch = questions[s : s + args.batch_size]
         n_pairs = sum(len(q.choices) for q in batch)
         if pairs_total + n_pairs > args.pairs:
             batch = batch[: max(1, (args.pairs - pairs_total) // max(len(batch[0].choices), 1))]
@@ -94,14 +106,16 @@ def main() -> None:
         link_s = time.perf_counter() - t0
         n_pairs = sum(len(q.choices) for q in batch)
         link_share = link_s / max(n_pairs, 1)
-        cres = iter(res[len(batch):])
-        for q, qr in zip(batch, res[:len(batch)]):
+        cres = iter(res[len(batch) :])
+        for q, qr in zip(batch, res[: len(batch)]):
             links_q.append(len(qr))
             for _ in q.choices:
                 cr = next(cres)
                 links_c.append(len(cr))
                 t1 = time.perf_counter()
-                g = extract_subgraph(kg, qr.entity_ids, cr.entity_ids, hops=args.hops, max_nodes=args.max_nodes)
+                g = extract_subgraph(
+                    kg, qr.entity_ids, cr.entity_ids, hops=args.hops, max_nodes=args.max_nodes
+                )
                 per_pair.append(link_share + time.perf_counter() - t1)
                 nodes.append(g.num_nodes)
                 edges.append(g.edge_index.shape[1])
@@ -111,15 +125,32 @@ def main() -> None:
     total_s = time.perf_counter() - t_start
     ms = np.array(per_pair) * 1000
     report = {
-        "kg": str(args.kg), "num_entities": kg.num_entities, "num_triples": kg.num_triples,
-        "questions_source": source, "questions": len(links_q), "pairs": pairs_total,
-        "hops": args.hops, "max_nodes": args.max_nodes, "pinned_core": args.core,
-        "linker": {"pipeline": linker.pipeline.name, "encoder": None, "dense": False,
-                   "wordnet_priors": args.wordnet_dir is not None, "surface_forms": len(linker.table)},
-        "kg_load_seconds": round(load_s, 2), "linker_setup_seconds": round(setup_s, 2),
-        "grounding_total_seconds": round(total_s, 2), "pairs_per_second": round(pairs_total / total_s, 1),
-        "per_pair_ms": {"p50": round(float(np.percentile(ms, 50)), 3), "p95": round(float(np.percentile(ms, 95)), 3),
-                        "p99": round(float(np.percentile(ms, 99)), 3), "max": round(float(ms.max()), 3)},
+        "kg": str(args.kg),
+        "num_entities": kg.num_entities,
+        "num_triples": kg.num_triples,
+        "questions_source": source,
+        "questions": len(links_q),
+        "pairs": pairs_total,
+        "hops": args.hops,
+        "max_nodes": args.max_nodes,
+        "pinned_core": args.core,
+        "linker": {
+            "pipeline": linker.pipeline.name,
+            "encoder": None,
+            "dense": False,
+            "wordnet_priors": args.wordnet_dir is not None,
+            "surface_forms": len(linker.table),
+        },
+        "kg_load_seconds": round(load_s, 2),
+        "linker_setup_seconds": round(setup_s, 2),
+        "grounding_total_seconds": round(total_s, 2),
+        "pairs_per_second": round(pairs_total / total_s, 1),
+        "per_pair_ms": {
+            "p50": round(float(np.percentile(ms, 50)), 3),
+            "p95": round(float(np.percentile(ms, 95)), 3),
+            "p99": round(float(np.percentile(ms, 99)), 3),
+            "max": round(float(ms.max()), 3),
+        },
         "links_per_question_mean": round(float(np.mean(links_q)), 2),
         "links_per_choice_mean": round(float(np.mean(links_c)), 2),
         "subgraph_nodes": {"mean": round(float(np.mean(nodes)), 1), "p95": float(np.percentile(nodes, 95))},

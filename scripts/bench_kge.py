@@ -41,8 +41,22 @@ def setup() -> None:
     pip = [str(PY), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, "torch==2.13.0", "pykeen==1.11.1"], check=True)
     subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
-    subprocess.run([*pip, "torch-geometric", "numpy", "pyyaml", "safetensors", "tensorboardX", "rich", "typer",
-                    "faiss-cpu", "rdflib", "pyoxigraph"], check=True)
+    subprocess.run(
+        [
+            *pip,
+            "torch-geometric",
+            "numpy",
+            "pyyaml",
+            "safetensors",
+            "tensorboardX",
+            "rich",
+            "typer",
+            "faiss-cpu",
+            "rdflib",
+            "pyoxigraph",
+        ],
+        check=True,
+    )
 
 
 def dataset_dir(name: str) -> Path:
@@ -80,16 +94,39 @@ def run_kemm(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
     known = np.concatenate([kg.split(s) for s in ("train", "valid", "test")]).astype(np.int64)
     if model == "rgcn":
         h = RGCN
-        cfg = TrainConfig(model="rgcn", model_kwargs={"dim": h["dim"], "num_layers": h["num_layers"],
-                                                      "num_bases": h["num_bases"], "dropout": 0.0},
-                          loss="bce", num_negatives=h["num_negatives"], corruption="uniform", lr=h["lr"],
-                          batch_size=h["batch_size"], epochs=epochs, seed=seed, tensorboard=False)
+        cfg = TrainConfig(
+            model="rgcn",
+            model_kwargs={
+                "dim": h["dim"],
+                "num_layers": h["num_layers"],
+                "num_bases": h["num_bases"],
+                "dropout": 0.0,
+            },
+            loss="bce",
+            num_negatives=h["num_negatives"],
+            corruption="uniform",
+            lr=h["lr"],
+            batch_size=h["batch_size"],
+            epochs=epochs,
+            seed=seed,
+            tensorboard=False,
+        )
     else:
         h = SHALLOW
         kwargs = {"dim": h["dim"]} if model != "transe" else {"dim": h["dim"], "p": 1}
-        cfg = TrainConfig(model=model, model_kwargs=kwargs, loss="margin", loss_kwargs={"margin": h["margin"]},
-                          num_negatives=h["num_negatives"], corruption="uniform", lr=h["lr"],
-                          batch_size=h["batch_size"], epochs=epochs, seed=seed, tensorboard=False)
+        cfg = TrainConfig(
+            model=model,
+            model_kwargs=kwargs,
+            loss="margin",
+            loss_kwargs={"margin": h["margin"]},
+            num_negatives=h["num_negatives"],
+            corruption="uniform",
+            lr=h["lr"],
+            batch_size=h["batch_size"],
+            epochs=epochs,
+            seed=seed,
+            tensorboard=False,
+        )
     torch.manual_seed(seed)
     graph = (torch.from_numpy(train[:, [0, 2]].T.copy()), torch.from_numpy(train[:, 1].copy()))
     m = build_model(cfg.model, kg.num_entities, kg.num_relations, graph=graph, **cfg.model_kwargs)
@@ -97,8 +134,13 @@ def run_kemm(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
     train_model(m, train, cfg)
     train_s = time.perf_counter() - t0
     res = evaluate(m, kg.split("test"), known)
-    return {"train_seconds": train_s, "num_train": len(train), "mrr": res.mrr, "hits_at_10": res.both.hits_at_10,
-            "eval_seconds": res.seconds}
+    return {
+        "train_seconds": train_s,
+        "num_train": len(train),
+        "mrr": res.mrr,
+        "hits_at_10": res.both.hits_at_10,
+        "eval_seconds": res.seconds,
+    }
 
 
 def run_pykeen(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
@@ -107,17 +149,26 @@ def run_pykeen(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict
 
     d = dataset_dir(ds)
     train = TriplesFactory.from_path(d / "train.txt")
-    valid = TriplesFactory.from_path(d / "valid.txt", entity_to_id=train.entity_to_id,
-                                     relation_to_id=train.relation_to_id)
-    test = TriplesFactory.from_path(d / "test.txt", entity_to_id=train.entity_to_id,
-                                    relation_to_id=train.relation_to_id)
+    valid = TriplesFactory.from_path(
+        d / "valid.txt", entity_to_id=train.entity_to_id, relation_to_id=train.relation_to_id
+    )
+    test = TriplesFactory.from_path(
+        d / "test.txt", entity_to_id=train.entity_to_id, relation_to_id=train.relation_to_id
+    )
     if model == "rgcn":
         h = RGCN
-        kw = dict(model="RGCN", model_kwargs=dict(embedding_dim=h["dim"], num_layers=h["num_layers"],
-                                                  decomposition="bases",
-                                                  decomposition_kwargs=dict(num_bases=h["num_bases"]),
-                                                  interaction="DistMult"),
-                  loss="BCEWithLogitsLoss", negative_sampler_kwargs=dict(num_negs_per_pos=h["num_negatives"]))
+        kw = dict(
+            model="RGCN",
+            model_kwargs=dict(
+                embedding_dim=h["dim"],
+                num_layers=h["num_layers"],
+                decomposition="bases",
+                decomposition_kwargs=dict(num_bases=h["num_bases"]),
+                interaction="DistMult",
+            ),
+            loss="BCEWithLogitsLoss",
+            negative_sampler_kwargs=dict(num_negs_per_pos=h["num_negatives"]),
+        )
     else:
         h = SHALLOW
         name = {"transe": "TransE", "distmult": "DistMult", "rotate": "RotatE", "complex": "ComplEx"}[model]
@@ -126,17 +177,37 @@ def run_pykeen(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict
             mk["scoring_fct_norm"] = 1
         if model == "distmult":  # the same model as kemm's: no relation regulariser, no entity constraint
             mk.update(regularizer=None, entity_constrainer=None)
-        kw = dict(model=name, model_kwargs=mk, loss="MarginRankingLoss", loss_kwargs=dict(margin=h["margin"]),
-                  negative_sampler_kwargs=dict(num_negs_per_pos=h["num_negatives"]))
-    res = pipeline(training=train, validation=valid, testing=test, optimizer="Adam",
-                   optimizer_kwargs=dict(lr=h["lr"]), training_loop="sLCWA", negative_sampler="basic",
-                   training_kwargs=dict(num_epochs=epochs, batch_size=h["batch_size"], use_tqdm=False),
-                   evaluator="RankBasedEvaluator", evaluator_kwargs=dict(filtered=True),
-                   evaluation_kwargs=dict(use_tqdm=False), random_seed=seed, device="cpu", **kw)
+        kw = dict(
+            model=name,
+            model_kwargs=mk,
+            loss="MarginRankingLoss",
+            loss_kwargs=dict(margin=h["margin"]),
+            negative_sampler_kwargs=dict(num_negs_per_pos=h["num_negatives"]),
+        )
+    res = pipeline(
+        training=train,
+        validation=valid,
+        testing=test,
+        optimizer="Adam",
+        optimizer_kwargs=dict(lr=h["lr"]),
+        training_loop="sLCWA",
+        negative_sampler="basic",
+        training_kwargs=dict(num_epochs=epochs, batch_size=h["batch_size"], use_tqdm=False),
+        evaluator="RankBasedEvaluator",
+        evaluator_kwargs=dict(filtered=True),
+        evaluation_kwargs=dict(use_tqdm=False),
+        random_seed=seed,
+        device="cpu",
+        **kw,
+    )
     mr = res.metric_results
-    return {"train_seconds": res.train_seconds, "num_train": train.num_triples,
-            "mrr": float(mr.get_metric("both.realistic.inverse_harmonic_mean_rank")),
-            "hits_at_10": float(mr.get_metric("both.realistic.hits_at_10")), "eval_seconds": res.evaluate_seconds}
+    return {
+        "train_seconds": res.train_seconds,
+        "num_train": train.num_triples,
+        "mrr": float(mr.get_metric("both.realistic.inverse_harmonic_mean_rank")),
+        "hits_at_10": float(mr.get_metric("both.realistic.hits_at_10")),
+        "eval_seconds": res.evaluate_seconds,
+    }
 
 
 def _transe_adapter(ent, rel, p: int, normalize: bool):
@@ -175,8 +246,13 @@ def run_pyg(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
     known = np.concatenate([kg.split(s) for s in ("train", "valid", "test")]).astype(np.int64)
     h = SHALLOW
     m = TransE(kg.num_entities, kg.num_relations, hidden_channels=h["dim"], margin=h["margin"], p_norm=1.0)
-    loader = m.loader(head_index=train[:, 0], rel_type=train[:, 1], tail_index=train[:, 2],
-                      batch_size=h["batch_size"], shuffle=True)
+    loader = m.loader(
+        head_index=train[:, 0],
+        rel_type=train[:, 1],
+        tail_index=train[:, 2],
+        batch_size=h["batch_size"],
+        shuffle=True,
+    )
     opt = torch.optim.Adam(m.parameters(), lr=h["lr"])
     t0 = time.perf_counter()
     for _ in range(epochs):
@@ -188,8 +264,13 @@ def run_pyg(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
     with torch.no_grad():
         ad = _transe_adapter(m.node_emb.weight.detach(), m.rel_emb.weight.detach(), 1, True)
     res = evaluate(ad, kg.split("test"), known)
-    return {"train_seconds": train_s, "num_train": len(train), "mrr": res.mrr, "hits_at_10": res.both.hits_at_10,
-            "eval_seconds": res.seconds}
+    return {
+        "train_seconds": train_s,
+        "num_train": len(train),
+        "mrr": res.mrr,
+        "hits_at_10": res.both.hits_at_10,
+        "eval_seconds": res.seconds,
+    }
 
 
 def run_bare(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
@@ -212,27 +293,36 @@ def run_bare(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
     opt = torch.optim.Adam([ent.weight, rel.weight], lr=h["lr"])
 
     def score(a, r, b):
-        return -torch.linalg.vector_norm(F.normalize(ent(a), dim=-1) + rel(r) - F.normalize(ent(b), dim=-1), 1, -1)
+        return -torch.linalg.vector_norm(
+            F.normalize(ent(a), dim=-1) + rel(r) - F.normalize(ent(b), dim=-1), 1, -1
+        )
 
     b = h["batch_size"]
     t0 = time.perf_counter()
     for _ in range(epochs):
         perm = torch.randperm(len(train))
         for i in range(0, len(train), b):
-            pos = train[perm[i:i + b]]
+            pos = train[perm[i : i + b]]
             corrupt = torch.randint(kg.num_entities, (len(pos),))
             head = torch.rand(len(pos)) < 0.5
             nh = torch.where(head, corrupt, pos[:, 0])
             nt = torch.where(head, pos[:, 2], corrupt)
-            loss = F.relu(h["margin"] - score(pos[:, 0], pos[:, 1], pos[:, 2]) + score(nh, pos[:, 1], nt)).mean()
+            loss = F.relu(
+                h["margin"] - score(pos[:, 0], pos[:, 1], pos[:, 2]) + score(nh, pos[:, 1], nt)
+            ).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
     train_s = time.perf_counter() - t0
     ad = _transe_adapter(ent.weight.detach(), rel.weight.detach(), 1, True)
     res = evaluate(ad, kg.split("test"), known)
-    return {"train_seconds": train_s, "num_train": len(train), "mrr": res.mrr, "hits_at_10": res.both.hits_at_10,
-            "eval_seconds": res.seconds}
+    return {
+        "train_seconds": train_s,
+        "num_train": len(train),
+        "mrr": res.mrr,
+        "hits_at_10": res.both.hits_at_10,
+        "eval_seconds": res.seconds,
+    }
 
 
 WORKERS = {"kemm": run_kemm, "pykeen": run_pykeen, "pyg": run_pyg, "bare": run_bare}
@@ -243,10 +333,17 @@ def worker(lib: str, model: str, ds: str, epochs: int, cache: Path, seed: int) -
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
     out = WORKERS[lib](model, ds, epochs, cache, seed)
-    out.update({"library": lib, "model": model, "dataset": ds, "epochs": epochs,
-                "seconds_per_epoch": out["train_seconds"] / epochs,
-                "triples_per_second": out["num_train"] * epochs / out["train_seconds"],
-                "peak_rss_mib": peak_rss_mib()})
+    out.update(
+        {
+            "library": lib,
+            "model": model,
+            "dataset": ds,
+            "epochs": epochs,
+            "seconds_per_epoch": out["train_seconds"] / epochs,
+            "triples_per_second": out["num_train"] * epochs / out["train_seconds"],
+            "peak_rss_mib": peak_rss_mib(),
+        }
+    )
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -261,7 +358,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=ROOT / "bench_results" / "kg")
     ap.add_argument("--out", type=Path, default=ROOT / "bench_results" / "kge.json")
-    ap.add_argument("--worker", nargs=4, metavar=("LIB", "MODEL", "DATASET", "EPOCHS"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--worker", nargs=4, metavar=("LIB", "MODEL", "DATASET", "EPOCHS"), help=argparse.SUPPRESS
+    )
     args = ap.parse_args()
     if args.setup:
         setup()
@@ -283,8 +382,19 @@ def main() -> None:
                 if lib in ("pyg", "bare") and model != "transe":
                     continue
                 epochs = args.rgcn_epochs if model == "rgcn" else args.epochs
-                cmd = [sys.executable, __file__, "--worker", lib, model, ds, str(epochs), "--cache", str(args.cache),
-                       "--seed", str(args.seed)]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    lib,
+                    model,
+                    ds,
+                    str(epochs),
+                    "--cache",
+                    str(args.cache),
+                    "--seed",
+                    str(args.seed),
+                ]
                 print(f"{ds} {model} {lib} ({epochs} epochs) ...", file=sys.stderr, flush=True)
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -294,13 +404,27 @@ def main() -> None:
                     continue
                 row = json.loads(line[0][7:])
                 rows.append(row)
-                print(f"  {row['triples_per_second']:,.0f} triples/s  {row['seconds_per_epoch']:.3f} s/epoch  "
-                      f"MRR {row['mrr']:.4f}  H@10 {row['hits_at_10']:.4f}  eval {row['eval_seconds']:.3f}s  "
-                      f"peak {row['peak_rss_mib']:.0f} MiB", file=sys.stderr, flush=True)
+                print(
+                    f"  {row['triples_per_second']:,.0f} triples/s  {row['seconds_per_epoch']:.3f} s/epoch  "
+                    f"MRR {row['mrr']:.4f}  H@10 {row['hits_at_10']:.4f}  eval {row['eval_seconds']:.3f}s  "
+                    f"peak {row['peak_rss_mib']:.0f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 tmp = args.out.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"command": " ".join(sys.argv), "threads": os.cpu_count(),
-                                           "shallow": SHALLOW, "rgcn": RGCN, "results": rows}, indent=2))
+                tmp.write_text(
+                    json.dumps(
+                        {
+                            "command": " ".join(sys.argv),
+                            "threads": os.cpu_count(),
+                            "shallow": SHALLOW,
+                            "rgcn": RGCN,
+                            "results": rows,
+                        },
+                        indent=2,
+                    )
+                )
                 os.replace(tmp, args.out)
 
 

@@ -36,7 +36,9 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=10_000)
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=4096)
-    ap.add_argument("--max-steps", type=int, default=0, help="stop the epoch after this many steps (0: full epoch)")
+    ap.add_argument(
+        "--max-steps", type=int, default=0, help="stop the epoch after this many steps (0: full epoch)"
+    )
     ap.add_argument("--dense", action="store_true", help="dense Adam instead of sparse tables + SparseAdam")
     ap.add_argument("--out", type=Path, default=Path("bench_results/kge_scale.json"))
     args = ap.parse_args()
@@ -45,17 +47,39 @@ def main() -> None:
     # Zipf-like head/tail popularity, as in real KGs
     ent = np.minimum(rng.zipf(1.3, size=2 * args.triples) - 1, args.entities - 1)
     ent = rng.permutation(args.entities)[ent]
-    triples = np.stack([ent[: args.triples], rng.integers(args.relations, size=args.triples),
-                        ent[args.triples:]], 1).astype(np.int64)
-    test, train = triples[: args.test], triples[args.test:]
-    out: dict = {"entities": args.entities, "relations": args.relations, "train_triples": len(train),
-                 "dim": args.dim, "batch_size": args.batch_size, "sparse": not args.dense,
-                 "rss_after_data_mib": peak_rss_mib()}
+    triples = np.stack(
+        [ent[: args.triples], rng.integers(args.relations, size=args.triples), ent[args.triples :]], 1
+    ).astype(np.int64)
+    test, train = triples[: args.test], triples[args.test :]
+    out: dict = {
+        "entities": args.entities,
+        "relations": args.relations,
+        "train_triples": len(train),
+        "dim": args.dim,
+        "batch_size": args.batch_size,
+        "sparse": not args.dense,
+        "rss_after_data_mib": peak_rss_mib(),
+    }
     torch.manual_seed(0)
-    model = build_model("transe", args.entities, args.relations, dim=args.dim, p=2, normalize_entities=False,
-                        sparse=not args.dense)
-    cfg = TrainConfig(model="transe", loss="margin", num_negatives=1, corruption="uniform", lr=0.01,
-                      batch_size=args.batch_size, epochs=1, tensorboard=False)
+    model = build_model(
+        "transe",
+        args.entities,
+        args.relations,
+        dim=args.dim,
+        p=2,
+        normalize_entities=False,
+        sparse=not args.dense,
+    )
+    cfg = TrainConfig(
+        model="transe",
+        loss="margin",
+        num_negatives=1,
+        corruption="uniform",
+        lr=0.01,
+        batch_size=args.batch_size,
+        epochs=1,
+        tensorboard=False,
+    )
     data = train[: args.max_steps * args.batch_size] if args.max_steps else train
     trainer = Trainer(model, data, cfg)
     t0 = time.perf_counter()

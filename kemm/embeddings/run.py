@@ -53,12 +53,16 @@ def _load_kg(kg: KnowledgeGraph | str | Path) -> KnowledgeGraph:
     if kg.num_triples == 0:
         raise KemmError(f"{kg.path or 'the KG'}: the KG has no triples; nothing to train on")
     if "train" not in kg.splits:
-        raise KemmError(f"{kg.path or 'the KG'}: the KG has no train split; run `kemm kg split {kg.path or 'DIR'}` first")
+        raise KemmError(
+            f"{kg.path or 'the KG'}: the KG has no train split; run `kemm kg split {kg.path or 'DIR'}` first"
+        )
     return kg
 
 
 def _known(kg: KnowledgeGraph) -> np.ndarray:
-    return np.concatenate([kg.split(s) for s in ("train", "valid", "test") if s in kg.splits]).astype(np.int64)
+    return np.concatenate([kg.split(s) for s in ("train", "valid", "test") if s in kg.splits]).astype(
+        np.int64
+    )
 
 
 @dataclass
@@ -71,8 +75,14 @@ class RunResult:
     run_dir: Path
 
 
-def train_kge(kg: KnowledgeGraph | str | Path, out: str | Path, config: TrainConfig, resume: bool = False,
-              callback: Callable[[TrainingProgress], None] | None = None, evaluate_test: bool = True) -> RunResult:
+def train_kge(
+    kg: KnowledgeGraph | str | Path,
+    out: str | Path,
+    config: TrainConfig,
+    resume: bool = False,
+    callback: Callable[[TrainingProgress], None] | None = None,
+    evaluate_test: bool = True,
+) -> RunResult:
     """Train ``config.model`` on the train split of ``kg`` and write the run directory ``out``."""
     kg = _load_kg(kg)
     out = Path(out)
@@ -85,19 +95,42 @@ def train_kge(kg: KnowledgeGraph | str | Path, out: str | Path, config: TrainCon
     with atomic_write(out / "config.yaml") as f:
         yaml.safe_dump(config.to_dict(), f, sort_keys=False)
     with atomic_write(out / "kg.json") as f:
-        json.dump({"path": str(Path(kg.path).resolve()) if kg.path else None, "fingerprint": fingerprint,
-                   "num_entities": kg.num_entities, "num_relations": kg.num_relations}, f, indent=2)
+        json.dump(
+            {
+                "path": str(Path(kg.path).resolve()) if kg.path else None,
+                "fingerprint": fingerprint,
+                "num_entities": kg.num_entities,
+                "num_relations": kg.num_relations,
+            },
+            f,
+            indent=2,
+        )
     train = kg.split("train").astype(np.int64)
     valid = kg.split("valid").astype(np.int64) if "valid" in kg.splits else None
     torch.manual_seed(config.seed)
     graph = (torch.from_numpy(train[:, [0, 2]].T.copy()), torch.from_numpy(train[:, 1].copy()))
     model = build_model(config.model, kg.num_entities, kg.num_relations, graph=graph, **config.model_kwargs)
-    result = train_model(model, train, config, valid=valid, filter_triples=_known(kg), run_dir=out,
-                         resume=resume, callback=callback)
+    result = train_model(
+        model,
+        train,
+        config,
+        valid=valid,
+        filter_triples=_known(kg),
+        run_dir=out,
+        resume=resume,
+        callback=callback,
+    )
     model.save(out / "model")
-    metrics: dict = {"model": config.model, "training": {
-        "history": result.history, "best_epoch": result.best_epoch, "best_valid_mrr": result.best_valid_mrr,
-        "stopped_early": result.stopped_early, "epochs_run": result.epochs_run}}
+    metrics: dict = {
+        "model": config.model,
+        "training": {
+            "history": result.history,
+            "best_epoch": result.best_epoch,
+            "best_valid_mrr": result.best_valid_mrr,
+            "stopped_early": result.stopped_early,
+            "epochs_run": result.epochs_run,
+        },
+    }
     test = None
     if evaluate_test and "test" in kg.splits and len(kg.splits["test"]):
         test = evaluate(model, kg.split("test"), _known(kg), relation_names=kg.relations.keys)
@@ -114,14 +147,17 @@ def check_vocabulary(run_dir: str | Path, kg: KnowledgeGraph) -> None:
         raise KemmError(f"{run_dir}: not a kemm KGE run directory (kg.json is missing)")
     info = json.loads(info_path.read_text(encoding="utf-8"))
     if info["fingerprint"] != vocabulary_fingerprint(kg):
-        raise KemmError(f"mismatched vocabulary: the run {run_dir} was trained on a KG with {info['num_entities']} "
-                        f"entities / {info['num_relations']} relations (fingerprint {info['fingerprint'][:12]}), "
-                        f"but {kg.path or 'this KG'} has {kg.num_entities} / {kg.num_relations} "
-                        f"(fingerprint {vocabulary_fingerprint(kg)[:12]})")
+        raise KemmError(
+            f"mismatched vocabulary: the run {run_dir} was trained on a KG with {info['num_entities']} "
+            f"entities / {info['num_relations']} relations (fingerprint {info['fingerprint'][:12]}), "
+            f"but {kg.path or 'this KG'} has {kg.num_entities} / {kg.num_relations} "
+            f"(fingerprint {vocabulary_fingerprint(kg)[:12]})"
+        )
 
 
-def load_run(run_dir: str | Path, kg: KnowledgeGraph | str | Path | None = None,
-             map_location: str = "cpu") -> tuple[KGEModel, KnowledgeGraph]:
+def load_run(
+    run_dir: str | Path, kg: KnowledgeGraph | str | Path | None = None, map_location: str = "cpu"
+) -> tuple[KGEModel, KnowledgeGraph]:
     """The trained model of ``run_dir`` and its KG (by default the KG it was trained on), vocabularies checked."""
     run_dir = Path(run_dir)
     info_path = run_dir / "kg.json"
@@ -141,8 +177,14 @@ def load_run(run_dir: str | Path, kg: KnowledgeGraph | str | Path | None = None,
     return load_model(model_dir, map_location), kg
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", kg: KnowledgeGraph | str | Path | None = None,
-                 batch_size: int | None = None) -> EvaluationResult:
+def evaluate_run(
+    run_dir: str | Path,
+    split: str = "test",
+    kg: KnowledgeGraph | str | Path | None = None,
+    batch_size: int | None = None,
+) -> EvaluationResult:
     """Filtered evaluation of a trained run on ``split`` of its KG (filtering train + valid + test)."""
     model, kg = load_run(run_dir, kg)
-    return evaluate(model, kg.split(split), _known(kg), relation_names=kg.relations.keys, batch_size=batch_size)
+    return evaluate(
+        model, kg.split(split), _known(kg), relation_names=kg.relations.keys, batch_size=batch_size
+    )

@@ -42,8 +42,14 @@ class NeighborSampler:
         generator: random generator (seeded by the trainer for repeatable runs).
     """
 
-    def __init__(self, edge_index: torch.Tensor, edge_type: torch.Tensor, num_nodes: int,
-                 fanouts: list[int], generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        edge_index: torch.Tensor,
+        edge_type: torch.Tensor,
+        num_nodes: int,
+        fanouts: list[int],
+        generator: torch.Generator | None = None,
+    ) -> None:
         dst = edge_index[1]
         order = torch.argsort(dst, stable=True)
         self.src = edge_index[0][order]  # (E,) sorted by destination
@@ -74,5 +80,7 @@ class NeighborSampler:
             nodes = torch.cat([nodes, frontier])
         nodes, _ = torch.sort(nodes)
         eid = torch.unique(torch.cat(picked)) if picked else torch.empty(0, dtype=torch.long)
-        edge_index = torch.stack([torch.searchsorted(nodes, self.src[eid]), torch.searchsorted(nodes, self.dst[eid])])
+        edge_index = torch.stack(
+            [torch.searchsorted(nodes, self.src[eid]), torch.searchsorted(nodes, self.dst[eid])]
+        )
         return Subgraph(nodes, edge_index, self.type[eid])

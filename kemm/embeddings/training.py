@@ -139,9 +139,16 @@ def regularization(model: KGEModel, terms: list[torch.Tensor], kind: str) -> tor
 class Trainer:
     """Trains ``model`` on ``train`` triples under ``config``; see :func:`train_model`."""
 
-    def __init__(self, model: KGEModel, train: np.ndarray, config: TrainConfig, valid: np.ndarray | None = None,
-                 filter_triples: np.ndarray | None = None, run_dir: str | Path | None = None,
-                 callback: Callable[[TrainingProgress], None] | None = None) -> None:
+    def __init__(
+        self,
+        model: KGEModel,
+        train: np.ndarray,
+        config: TrainConfig,
+        valid: np.ndarray | None = None,
+        filter_triples: np.ndarray | None = None,
+        run_dir: str | Path | None = None,
+        callback: Callable[[TrainingProgress], None] | None = None,
+    ) -> None:
         self.model = model
         self.config = c = config
         self.device = torch.device(c.device)
@@ -163,16 +170,20 @@ class Trainer:
                 raise KemmError("neighbour-sampled training needs loop: slcwa")
             self.sampler = model.make_sampler(c.num_neighbors, self.generator)
         if c.loop == "slcwa":
-            self.negatives = NegativeSampler(self.train, n_ent, n_rel, c.num_negatives, c.corruption,
-                                             c.filter_negatives, self.generator)
+            self.negatives = NegativeSampler(
+                self.train, n_ent, n_rel, c.num_negatives, c.corruption, c.filter_negatives, self.generator
+            )
         else:
             self.train_index = FilterIndex(self.train, n_ent, n_rel)
             tails = torch.unique(self.train[:, 0] * n_rel + self.train[:, 1])
             heads = torch.unique(self.train[:, 2] * n_rel + self.train[:, 1])
             # (Q, 3): side (0: predict tails of (h, r), 1: predict heads of (r, t)), entity, relation
-            self.queries = torch.cat([
-                torch.stack([torch.zeros_like(tails), tails // n_rel, tails % n_rel], 1),
-                torch.stack([torch.ones_like(heads), heads // n_rel, heads % n_rel], 1)])
+            self.queries = torch.cat(
+                [
+                    torch.stack([torch.zeros_like(tails), tails // n_rel, tails % n_rel], 1),
+                    torch.stack([torch.ones_like(heads), heads // n_rel, heads % n_rel], 1),
+                ]
+            )
         self.valid_index = None
         if self.valid is not None and c.eval_every:
             known = self.valid if filter_triples is None else filter_triples
@@ -192,7 +203,7 @@ class Trainer:
         trip = torch.cat([pos, neg.view(-1, 3)]).to(self.device)  # (B + B*K, 3)
         h, r, t = trip.unbind(1)
         if self.sampler is not None:
-            scores = self.model.score_hrt_sampled(h, r, t, self.sampler)
+            scores = self.model.score_hrt_sampled(h, r, t, self.sampler)  # type: ignore[operator]  # GNNs only
         else:
             scores = self.model.score_hrt(h, r, t)  # (B + B*K,)
         w = weight.to(self.device) if weight is not None else None
@@ -200,7 +211,8 @@ class Trainer:
         if self.config.regularizer:
             ph, pr, pt = trip[:b].unbind(1)
             loss = loss + self.config.regularizer_weight * regularization(
-                self.model, self.model.regularization_terms(ph, pr, pt), self.config.regularizer)
+                self.model, self.model.regularization_terms(ph, pr, pt), self.config.regularizer
+            )
         return loss
 
     def _lcwa_step(self, q: torch.Tensor) -> torch.Tensor:
@@ -222,9 +234,11 @@ class Trainer:
             losses.append(self.loss.lcwa(scores.float(), targets) * len(sel))
             if self.config.regularizer:
                 reg_terms += self.model.regularization_terms(ed, rd, ed)[:2]
-        loss = sum(losses) / len(q)
+        loss = torch.stack(losses).sum() / len(q)
         if self.config.regularizer:
-            loss = loss + self.config.regularizer_weight * regularization(self.model, reg_terms, self.config.regularizer)
+            loss = loss + self.config.regularizer_weight * regularization(
+                self.model, reg_terms, self.config.regularizer
+            )
         return loss
 
     # -- loop -----------------------------------------------------------------------------
@@ -248,16 +262,20 @@ class Trainer:
                 perm = torch.randperm(len(data), generator=self.generator)
                 total = 0.0
                 for step in range(steps):
-                    batch = data[perm[step * c.batch_size:(step + 1) * c.batch_size]]
+                    batch = data[perm[step * c.batch_size : (step + 1) * c.batch_size]]
                     with autocast:
                         loss = self._slcwa_step(batch) if c.loop == "slcwa" else self._lcwa_step(batch)
                     value = loss.item()
                     if not math.isfinite(value):
-                        where = (f"last good checkpoint: {self.run_dir / 'checkpoint'} (epoch {self.result.epochs_run})"
-                                 if self.run_dir is not None and (self.run_dir / "checkpoint").exists()
-                                 else "no checkpoint was written yet")
-                        raise TrainingDivergedError(f"loss is {value} at epoch {epoch}, step {step + 1}; stopped. "
-                                                    f"{where}. Try a lower lr or a regularizer.")
+                        where = (
+                            f"last good checkpoint: {self.run_dir / 'checkpoint'} (epoch {self.result.epochs_run})"
+                            if self.run_dir is not None and (self.run_dir / "checkpoint").exists()
+                            else "no checkpoint was written yet"
+                        )
+                        raise TrainingDivergedError(
+                            f"loss is {value} at epoch {epoch}, step {step + 1}; stopped. "
+                            f"{where}. Try a lower lr or a regularizer."
+                        )
                     self.optimizer.zero_grad()
                     loss.backward()
                     self.optimizer.step()
@@ -265,15 +283,27 @@ class Trainer:
                     total += value
                     if self.callback is not None and (step + 1) % every == 0 and step + 1 < steps:
                         dt = time.perf_counter() - t0
-                        self._emit("step", epoch, step + 1, steps, total / (step + 1),
-                                   min(len(self.train), (step + 1) * c.batch_size) / dt)
+                        self._emit(
+                            "step",
+                            epoch,
+                            step + 1,
+                            steps,
+                            total / (step + 1),
+                            min(len(self.train), (step + 1) * c.batch_size) / dt,
+                        )
                 seconds = time.perf_counter() - t0
-                rec = {"epoch": epoch, "loss": total / steps, "seconds": seconds,
-                       "triples_per_second": len(self.train) / seconds}
+                rec = {
+                    "epoch": epoch,
+                    "loss": total / steps,
+                    "seconds": seconds,
+                    "triples_per_second": len(self.train) / seconds,
+                }
                 self.result.history.append(rec)
                 self.result.epochs_run = epoch
                 self._emit("epoch", epoch, steps, steps, rec["loss"], rec["triples_per_second"])
-                self._log_scalars(epoch, {"train/loss": rec["loss"], "train/triples_per_second": rec["triples_per_second"]})
+                self._log_scalars(
+                    epoch, {"train/loss": rec["loss"], "train/triples_per_second": rec["triples_per_second"]}
+                )
                 stop = False
                 if self.valid_index is not None and epoch % c.eval_every == 0:
                     stop = self._validate(epoch, rec)
@@ -283,8 +313,12 @@ class Trainer:
                     self._save_checkpoint(epoch)
                 if stop:
                     self.result.stopped_early = True
-                    logger.info("early stopping at epoch %d (best valid MRR %.4f at epoch %d)", epoch,
-                                self.result.best_valid_mrr, self.result.best_epoch)
+                    logger.info(
+                        "early stopping at epoch %d (best valid MRR %.4f at epoch %d)",
+                        epoch,
+                        self.result.best_valid_mrr,
+                        self.result.best_epoch,
+                    )
                     break
         finally:
             if self.writer is not None:
@@ -296,8 +330,11 @@ class Trainer:
 
     def _emit(self, phase: str, epoch: int, step: int, steps: int, loss: float, tps: float) -> None:
         if self.callback is not None:
-            self.callback(TrainingProgress(phase, epoch, self.config.epochs, step, steps, loss, tps,
-                                           self.result.best_valid_mrr))
+            self.callback(
+                TrainingProgress(
+                    phase, epoch, self.config.epochs, step, steps, loss, tps, self.result.best_valid_mrr
+                )
+            )
 
     def _log_scalars(self, epoch: int, values: dict[str, float]) -> None:
         if self.writer is not None:
@@ -305,6 +342,7 @@ class Trainer:
                 self.writer.add_scalar(k, v, epoch)
 
     def _validate(self, epoch: int, rec: dict) -> bool:
+        assert self.valid is not None  # only called when there is a validation set
         res = evaluate(self.model, self.valid, None, filter_index=self.valid_index)
         rec["valid_mrr"] = res.mrr
         rec["valid_hits_at_10"] = res.both.hits_at_10
@@ -322,9 +360,16 @@ class Trainer:
     # -- checkpoints ----------------------------------------------------------------------
     def _save_checkpoint(self, epoch: int) -> None:
         assert self.run_dir is not None
-        state = {"epoch": epoch, "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-                 "torch_rng": torch.get_rng_state(), "result": copy.deepcopy(self.result),
-                 "bad_evals": self.bad_evals, "best_state": self.best_state, "config": self.config.to_dict()}
+        state = {
+            "epoch": epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "result": copy.deepcopy(self.result),
+            "bad_evals": self.bad_evals,
+            "best_state": self.best_state,
+            "config": self.config.to_dict(),
+        }
         with atomic_directory(self.run_dir / "checkpoint") as d:
             self.model.save(d)
             torch.save(state, d / "state.pt")
@@ -341,8 +386,9 @@ class Trainer:
         now = self.config.to_dict()
         diff = sorted(k for k in now if k != "epochs" and saved.get(k) != now[k])
         if diff:
-            raise KemmError(f"cannot resume {self.run_dir}: the config differs from the checkpoint's in "
-                            f"{', '.join(diff)}")
+            raise KemmError(
+                f"cannot resume {self.run_dir}: the config differs from the checkpoint's in {', '.join(diff)}"
+            )
         self.model.load_weights(load_file(str(d / "model.safetensors"), device=str(self.device)))
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
@@ -354,9 +400,16 @@ class Trainer:
         return int(state["epoch"])
 
 
-def train_model(model: KGEModel, train: np.ndarray, config: TrainConfig, valid: np.ndarray | None = None,
-                filter_triples: np.ndarray | None = None, run_dir: str | Path | None = None, resume: bool = False,
-                callback: Callable[[TrainingProgress], None] | None = None) -> TrainingResult:
+def train_model(
+    model: KGEModel,
+    train: np.ndarray,
+    config: TrainConfig,
+    valid: np.ndarray | None = None,
+    filter_triples: np.ndarray | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    callback: Callable[[TrainingProgress], None] | None = None,
+) -> TrainingResult:
     """Train ``model`` in place on ``train`` ``(n, 3)`` triples.
 
     Args:

@@ -45,8 +45,9 @@ def _neighbours(kg: KnowledgeGraph, nodes: np.ndarray) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def khop_nodes(kg: KnowledgeGraph, seeds: np.ndarray, hops: int = 2,
-               max_frontier: int | None = 50_000) -> tuple[np.ndarray, np.ndarray]:
+def khop_nodes(
+    kg: KnowledgeGraph, seeds: np.ndarray, hops: int = 2, max_frontier: int | None = 50_000
+) -> tuple[np.ndarray, np.ndarray]:
     """Nodes within ``hops`` of ``seeds`` and their structural score (edges from the previous hop).
 
     Returns ``(nodes, score)``, both shape ``(n,)``; seeds come first. ``max_frontier`` bounds the
@@ -74,9 +75,14 @@ def khop_nodes(kg: KnowledgeGraph, seeds: np.ndarray, hops: int = 2,
     return np.concatenate(nodes), np.concatenate(scores)
 
 
-def extract_subgraph(kg: KnowledgeGraph, seeds: Sequence[int] | np.ndarray,
-                     answer_seeds: Sequence[int] | np.ndarray | None = None, hops: int = 2,
-                     max_nodes: int = 200, relevance: Relevance | None = None):
+def extract_subgraph(
+    kg: KnowledgeGraph,
+    seeds: Sequence[int] | np.ndarray,
+    answer_seeds: Sequence[int] | np.ndarray | None = None,
+    hops: int = 2,
+    max_nodes: int = 200,
+    relevance: Relevance | None = None,
+):
     """The pruned ``hops``-hop subgraph around the seeds, as a ``torch_geometric.data.Data``.
 
     Args:

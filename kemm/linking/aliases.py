@@ -84,8 +84,9 @@ class AliasTable:
         return c
 
     @classmethod
-    def from_kg(cls, kg: KnowledgeGraph, lang: str = "en", wordnet_dir: str | Path | None = None,
-                min_chars: int = 2) -> AliasTable:
+    def from_kg(
+        cls, kg: KnowledgeGraph, lang: str = "en", wordnet_dir: str | Path | None = None, min_chars: int = 2
+    ) -> AliasTable:
         """All labels and aliases of ``kg`` in ``lang`` (or with no language tag)."""
         table = cls(num_entities=kg.num_entities, lang=lang)
         ranks = wordnet_sense_ranks(wordnet_dir) if wordnet_dir is not None else {}
@@ -117,8 +118,9 @@ class AliasTable:
         return table
 
 
-def _weight(ranks: dict[tuple[str, str], float], nltk_rank: int | None, key: str, name: str,
-            default: float) -> float:
+def _weight(
+    ranks: dict[tuple[str, str], float], nltk_rank: int | None, key: str, name: str, default: float
+) -> float:
     if ranks:
         w = ranks.get((normalize_form(name), key))
         if w is not None:
@@ -158,8 +160,9 @@ def wordnet_sense_ranks(directory: str | Path) -> dict[tuple[str, str], float]:
     directory = Path(directory)
     out: dict[tuple[str, str], float] = {}
     for suffix, pos in (("noun", "n"), ("verb", "v"), ("adj", "a"), ("adv", "r")):
-        path = next((p for p in (directory / f"index.{suffix}", directory / f"index.{suffix}.gz") if p.exists()),
-                    None)
+        path = next(
+            (p for p in (directory / f"index.{suffix}", directory / f"index.{suffix}.gz") if p.exists()), None
+        )
         if path is None:
             continue
         stream, raw = open_binary(path)
@@ -172,7 +175,7 @@ def wordnet_sense_ranks(directory: str | Path) -> dict[tuple[str, str], float]:
                     continue
                 n_syn, n_ptr = int(parts[2]), int(parts[3])
                 tagged = int(parts[5 + n_ptr])
-                offsets = parts[6 + n_ptr: 6 + n_ptr + n_syn]
+                offsets = parts[6 + n_ptr : 6 + n_ptr + n_syn]
                 lemma = normalize_form(parts[0])
                 for rank, off in enumerate(offsets, start=1):
                     w = (1.0 if rank <= tagged else 0.5) / rank * POS_PRIOR[pos]

@@ -66,8 +66,9 @@ class CandidateGenerator:
         encoder: text encoder for dense candidates; ``None`` disables them.
     """
 
-    def __init__(self, nlp: Language, table: AliasTable, config: LinkerConfig,
-                 encoder: TextEncoder | None = None) -> None:
+    def __init__(
+        self, nlp: Language, table: AliasTable, config: LinkerConfig, encoder: TextEncoder | None = None
+    ) -> None:
         self.nlp = nlp
         self.table = table
         self.config = config
@@ -84,8 +85,11 @@ class CandidateGenerator:
     def _build_matchers(self) -> None:
         strings = self.nlp.vocab.strings
         # the full pipeline (for NORM = lemma) only when lemma matching is on; else tokens suffice
-        run = ((lambda texts: self.nlp.pipe(texts, batch_size=1024)) if self.lemma is not None
-               else (lambda texts: self.nlp.tokenizer.pipe(texts, batch_size=1024)))  # type: ignore[union-attr]
+        run = (
+            (lambda texts: self.nlp.pipe(texts, batch_size=1024))
+            if self.lemma is not None
+            else (lambda texts: self.nlp.tokenizer.pipe(texts, batch_size=1024))
+        )  # type: ignore[union-attr]
         # "ice cream" also matches "ice-cream", which spaCy splits into ice - cream
         multi = [f for f in self.forms if " " in f]
         hyphenated = dict(zip(multi, run([f.replace(" ", "-") for f in multi])))
@@ -115,7 +119,7 @@ class CandidateGenerator:
             found.setdefault((s, e), {})["exact"] = self._key_text[match_id]
         if self.lemma is not None:
             for match_id, s, e in self.lemma(doc):
-                found.setdefault((s, e), {})["lemma"] = self._key_text[match_id][len(_LEMMA_PREFIX):]
+                found.setdefault((s, e), {})["lemma"] = self._key_text[match_id][len(_LEMMA_PREFIX) :]
         blocked = self._blocked_tokens(doc)
         spans = []
         for (s, e), how in found.items():
@@ -140,8 +144,20 @@ class CandidateGenerator:
                 parts.append((self._lemma_candidates(how["lemma"]), lp, "lemma"))
             ids, prior, reasons = _combine(parts)
             span = doc[s:e]
-            mentions.append(Mention(s, e, span.start_char, span.end_char, span.text, reasons[0], ids, prior,
-                                    np.ones(len(ids), dtype=np.float32), reasons))
+            mentions.append(
+                Mention(
+                    s,
+                    e,
+                    span.start_char,
+                    span.end_char,
+                    span.text,
+                    reasons[0],
+                    ids,
+                    prior,
+                    np.ones(len(ids), dtype=np.float32),
+                    reasons,
+                )
+            )
         mentions.sort(key=lambda m: m.start)
         return mentions
 
@@ -151,7 +167,7 @@ class CandidateGenerator:
         blocked = np.zeros(len(doc), dtype=bool)
         for ent in doc.ents:
             if ent.label_ in self.config.skip_ner_labels:
-                blocked[ent.start:ent.end] = True
+                blocked[ent.start : ent.end] = True
         return blocked
 
     # -- dense ------------------------------------------------------------------------------
@@ -164,7 +180,9 @@ class CandidateGenerator:
             import faiss
 
             assert self.encoder is not None
-            logger.info("encoding %d surface forms for the dense index (%s)", len(self.forms), self.encoder.name)
+            logger.info(
+                "encoding %d surface forms for the dense index (%s)", len(self.forms), self.encoder.name
+            )
             vecs = self.encoder.encode(self.forms)  # (F, D)
             index = faiss.IndexFlatIP(vecs.shape[1])
             index.add(vecs)
@@ -175,7 +193,7 @@ class CandidateGenerator:
         """Uncovered content words and noun chunks: ``(start, end, query text)``; queries are lemmas."""
         covered = np.zeros(len(doc), dtype=bool)
         for m in mentions:
-            covered[m.start:m.end] = True
+            covered[m.start : m.end] = True
         blocked = self._blocked_tokens(doc)
         if blocked is not None:
             covered |= blocked
@@ -183,7 +201,7 @@ class CandidateGenerator:
         if doc.has_annotation("DEP"):
             for chunk in doc.noun_chunks:
                 toks = [t for t in chunk if not t.is_stop and not t.is_punct]
-                if len(toks) > 1 and not covered[chunk.start:chunk.end].any():
+                if len(toks) > 1 and not covered[chunk.start : chunk.end].any():
                     out.append((toks[0].i, toks[-1].i + 1, " ".join(t.norm_ for t in toks)))
         n = self.config.dense_min_chars
         for t in doc:
@@ -196,7 +214,9 @@ class CandidateGenerator:
         result: list[list[Mention]] = [[] for _ in docs]
         if not self.dense_enabled:
             return result
-        queries = [(d, *q) for d, (doc, ms) in enumerate(zip(docs, mentions)) for q in self.dense_queries(doc, ms)]
+        queries = [
+            (d, *q) for d, (doc, ms) in enumerate(zip(docs, mentions)) for q in self.dense_queries(doc, ms)
+        ]
         if not queries:
             return result
         assert self.encoder is not None
@@ -225,8 +245,20 @@ class CandidateGenerator:
             sim_arr = np.array([v[0] for v in best.values()], dtype=np.float32)
             prior = np.array([v[1] for v in best.values()], dtype=np.float32)
             span = docs[d][s:e]
-            result[d].append(Mention(s, e, span.start_char, span.end_char, span.text, "dense", ids,
-                                     prior / max(float(prior.sum()), 1e-12), sim_arr, ["dense"] * len(ids)))
+            result[d].append(
+                Mention(
+                    s,
+                    e,
+                    span.start_char,
+                    span.end_char,
+                    span.text,
+                    "dense",
+                    ids,
+                    prior / max(float(prior.sum()), 1e-12),
+                    sim_arr,
+                    ["dense"] * len(ids),
+                )
+            )
         for r in result:
             r.sort(key=lambda m: m.start)
         return result

@@ -73,8 +73,13 @@ class HFDetector:
         device: torch device.
     """
 
-    def __init__(self, name_or_path: str, threshold: float = 0.5, text_queries: Sequence[str] | None = None,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self,
+        name_or_path: str,
+        threshold: float = 0.5,
+        text_queries: Sequence[str] | None = None,
+        device: str = "cpu",
+    ) -> None:
         import torch
         from transformers import AutoConfig
 
@@ -82,15 +87,19 @@ class HFDetector:
         try:
             config = AutoConfig.from_pretrained(path)
         except OSError as e:
-            raise KemmError(f"cannot load detector {name_or_path!r}: give a local directory or an available "
-                            f"checkpoint name: {e}") from e
+            raise KemmError(
+                f"cannot load detector {name_or_path!r}: give a local directory or an available "
+                f"checkpoint name: {e}"
+            ) from e
         self.zero_shot = config.model_type in ZERO_SHOT_TYPES
         if self.zero_shot:
             from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
             if not text_queries:
-                raise KemmError(f"{name_or_path!r} is an open-vocabulary detector ({config.model_type}); "
-                                "give text queries (e.g. KG labels)")
+                raise KemmError(
+                    f"{name_or_path!r} is an open-vocabulary detector ({config.model_type}); "
+                    "give text queries (e.g. KG labels)"
+                )
             self.processor = AutoProcessor.from_pretrained(path)
             self.model = AutoModelForZeroShotObjectDetection.from_pretrained(path)
         else:
@@ -114,18 +123,22 @@ class HFDetector:
         w, h = image.size
         target = torch.tensor([[h, w]])
         if self.zero_shot:
-            inputs = self.processor(text=[self.text_queries], images=image, return_tensors="pt").to(self.device)
+            inputs = self.processor(text=[self.text_queries], images=image, return_tensors="pt").to(
+                self.device
+            )
         else:
             inputs = self.processor(images=image, return_tensors="pt").to(self.device)
         with torch.inference_mode():
             outputs = self.model(**inputs)
         if self.zero_shot:
             res = self.processor.post_process_grounded_object_detection(
-                outputs, threshold=self.threshold, target_sizes=target, text_labels=[self.text_queries])[0]
+                outputs, threshold=self.threshold, target_sizes=target, text_labels=[self.text_queries]
+            )[0]
             names = [self.text_queries[int(i)] for i in res["labels"]]
         else:
-            res = self.processor.post_process_object_detection(outputs, threshold=self.threshold,
-                                                               target_sizes=target)[0]
+            res = self.processor.post_process_object_detection(
+                outputs, threshold=self.threshold, target_sizes=target
+            )[0]
             id2label = self.model.config.id2label
             names = [id2label.get(int(i), str(int(i))) for i in res["labels"]]
         out = []
@@ -149,8 +162,13 @@ def read_coco_categories(path: str | Path) -> tuple[dict[int, str], dict[str, in
     return cats, images
 
 
-def read_coco_detections(results: str | Path, categories: dict[int, str], image_id: int | None = None,
-                         known_images: Sequence[int] | None = None, threshold: float = 0.0) -> list[Detection]:
+def read_coco_detections(
+    results: str | Path,
+    categories: dict[int, str],
+    image_id: int | None = None,
+    known_images: Sequence[int] | None = None,
+    threshold: float = 0.0,
+) -> list[Detection]:
     """Detections of a COCO results file (``[{"image_id", "category_id", "bbox", "score"}, ...]``).
 
     Args:
@@ -174,22 +192,30 @@ def read_coco_detections(results: str | Path, categories: dict[int, str], image_
             img, cat, bbox, score = row["image_id"], int(row["category_id"]), row["bbox"], float(row["score"])
             x, y, w, h = (float(v) for v in bbox)
         except (KeyError, TypeError, ValueError) as e:
-            raise InputError(f"detection #{k} needs image_id, category_id, bbox [x,y,w,h] and score ({e})",
-                             results, text=json.dumps(row)[:200]) from None
+            raise InputError(
+                f"detection #{k} needs image_id, category_id, bbox [x,y,w,h] and score ({e})",
+                results,
+                text=json.dumps(row)[:200],
+            ) from None
         if known is not None and img not in known:
             unknown_images.add(img)
             continue
         seen.add(img)
         if cat not in categories:
-            raise InputError(f"detection #{k} has category_id {cat}, which the categories do not list", results)
+            raise InputError(
+                f"detection #{k} has category_id {cat}, which the categories do not list", results
+            )
         if image_id is not None and img != image_id:
             continue
         if score >= threshold:
             out.append(Detection(categories[cat], score, (x, y, w, h), img))
     if unknown_images:
         shown = ", ".join(map(str, sorted(unknown_images, key=str)[:10]))
-        raise InputError(f"{len(unknown_images)} image ids of the detections are not in the annotation file's "
-                         f"images: {shown}", results)
+        raise InputError(
+            f"{len(unknown_images)} image ids of the detections are not in the annotation file's "
+            f"images: {shown}",
+            results,
+        )
     if image_id is not None and image_id not in seen:
         shown = ", ".join(map(str, sorted(seen, key=str)[:10])) or "none"
         raise InputError(f"no detection for image id {image_id}; the file has image ids {shown}", results)
@@ -198,16 +224,172 @@ def read_coco_detections(results: str | Path, categories: dict[int, str], image_
 
 
 #: The 80 COCO detection categories by their (non-contiguous) category ids.
-COCO80: dict[int, str] = dict(zip(
-    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33,
-     34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61,
-     62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90],
-    ["person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-     "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-     "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-     "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-     "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-     "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-     "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
-     "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-     "teddy bear", "hair drier", "toothbrush"], strict=True))
+COCO80: dict[int, str] = dict(
+    zip(
+        [
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            9,
+            10,
+            11,
+            13,
+            14,
+            15,
+            16,
+            17,
+            18,
+            19,
+            20,
+            21,
+            22,
+            23,
+            24,
+            25,
+            27,
+            28,
+            31,
+            32,
+            33,
+            34,
+            35,
+            36,
+            37,
+            38,
+            39,
+            40,
+            41,
+            42,
+            43,
+            44,
+            46,
+            47,
+            48,
+            49,
+            50,
+            51,
+            52,
+            53,
+            54,
+            55,
+            56,
+            57,
+            58,
+            59,
+            60,
+            61,
+            62,
+            63,
+            64,
+            65,
+            67,
+            70,
+            72,
+            73,
+            74,
+            75,
+            76,
+            77,
+            78,
+            79,
+            80,
+            81,
+            82,
+            84,
+            85,
+            86,
+            87,
+            88,
+            89,
+            90,
+        ],
+        [
+            "person",
+            "bicycle",
+            "car",
+            "motorcycle",
+            "airplane",
+            "bus",
+            "train",
+            "truck",
+            "boat",
+            "traffic light",
+            "fire hydrant",
+            "stop sign",
+            "parking meter",
+            "bench",
+            "bird",
+            "cat",
+            "dog",
+            "horse",
+            "sheep",
+            "cow",
+            "elephant",
+            "bear",
+            "zebra",
+            "giraffe",
+            "backpack",
+            "umbrella",
+            "handbag",
+            "tie",
+            "suitcase",
+            "frisbee",
+            "skis",
+            "snowboard",
+            "sports ball",
+            "kite",
+            "baseball bat",
+            "baseball glove",
+            "skateboard",
+            "surfboard",
+            "tennis racket",
+            "bottle",
+            "wine glass",
+            "cup",
+            "fork",
+            "knife",
+            "spoon",
+            "bowl",
+            "banana",
+            "apple",
+            "sandwich",
+            "orange",
+            "broccoli",
+            "carrot",
+            "hot dog",
+            "pizza",
+            "donut",
+            "cake",
+            "chair",
+            "couch",
+            "potted plant",
+            "bed",
+            "dining table",
+            "toilet",
+            "tv",
+            "laptop",
+            "mouse",
+            "remote",
+            "keyboard",
+            "cell phone",
+            "microwave",
+            "oven",
+            "toaster",
+            "sink",
+            "refrigerator",
+            "book",
+            "clock",
+            "vase",
+            "scissors",
+            "teddy bear",
+            "hair drier",
+            "toothbrush",
+        ],
+        strict=True,
+    )
+)

@@ -56,8 +56,12 @@ class Disambiguator:
         entity_vectors: ids -> shape ``(len(ids), D)`` unit vectors, or ``None`` (no context term).
     """
 
-    def __init__(self, kg: KnowledgeGraph, config: LinkerConfig,
-                 entity_vectors: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        kg: KnowledgeGraph,
+        config: LinkerConfig,
+        entity_vectors: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         self.kg = kg
         self.config = config
         self.entity_vectors = entity_vectors
@@ -70,15 +74,19 @@ class Disambiguator:
         nb = self._nbr_cache.get(e)
         if nb is None:
             nb = frozenset(self._out.neighbor[self._out.row(e)].tolist()) | frozenset(
-                self._in.neighbor[self._in.row(e)].tolist())
+                self._in.neighbor[self._in.row(e)].tolist()
+            )
             if len(self._nbr_cache) > 100_000:
                 self._nbr_cache.clear()
             self._nbr_cache[e] = nb
         return nb
 
     def needs_context(self, mentions: list[Mention]) -> bool:
-        return (self.entity_vectors is not None and self.config.context_weight > 0
-                and any(len(m.ids) > 1 for m in mentions))
+        return (
+            self.entity_vectors is not None
+            and self.config.context_weight > 0
+            and any(len(m.ids) > 1 for m in mentions)
+        )
 
     def coherence(self, mentions: list[Mention], i: int) -> np.ndarray:
         """shape: (k_i,) fraction of the other mentions with a candidate adjacent to each candidate of i."""

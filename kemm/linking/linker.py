@@ -87,8 +87,14 @@ class LinkResult(Sequence):
         return [link.entity_id for link in self.links]
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "pipeline": self.pipeline, "truncated": self.truncated, "reason": self.reason,
-                "links": [link.to_dict() for link in self.links], "nil": self.nil}
+        return {
+            "text": self.text,
+            "pipeline": self.pipeline,
+            "truncated": self.truncated,
+            "reason": self.reason,
+            "links": [link.to_dict() for link in self.links],
+            "nil": self.nil,
+        }
 
 
 class EntityLinker:
@@ -100,17 +106,24 @@ class EntityLinker:
         encoder: a text encoder to use instead of loading ``config.encoder``.
     """
 
-    def __init__(self, kg: KnowledgeGraph, config: LinkerConfig | None = None,
-                 encoder: TextEncoder | None = None, table: AliasTable | None = None) -> None:
+    def __init__(
+        self,
+        kg: KnowledgeGraph,
+        config: LinkerConfig | None = None,
+        encoder: TextEncoder | None = None,
+        table: AliasTable | None = None,
+    ) -> None:
         self.kg = kg
         self.config = config = config or LinkerConfig()
         self.nlp, self.pipeline_info = load_pipeline(config.pipeline)
-        self.table = table or AliasTable.from_kg(kg, lang=self.nlp.lang or "en", wordnet_dir=config.wordnet_dir,
-                                                 min_chars=config.min_alias_chars)
+        self.table = table or AliasTable.from_kg(
+            kg, lang=self.nlp.lang or "en", wordnet_dir=config.wordnet_dir, min_chars=config.min_alias_chars
+        )
         if encoder is None and config.uses_encoder:
             assert config.encoder is not None
-            encoder = load_encoder(config.encoder, max_length=config.encoder_max_length,
-                                   batch_size=config.encoder_batch_size)
+            encoder = load_encoder(
+                config.encoder, max_length=config.encoder_max_length, batch_size=config.encoder_batch_size
+            )
         self.encoder = encoder
         self.candidates = CandidateGenerator(self.nlp, self.table, config, encoder if config.dense else None)
         self._entity_vecs: dict[int, np.ndarray] = {}
@@ -130,8 +143,10 @@ class EntityLinker:
         if missing:
             assert self.encoder is not None
             ents = self.kg.entities
-            texts = [f"{ents.label(i)}: {ents.descriptions[i]}" if ents.descriptions[i] else ents.label(i)
-                     for i in missing]
+            texts = [
+                f"{ents.label(i)}: {ents.descriptions[i]}" if ents.descriptions[i] else ents.label(i)
+                for i in missing
+            ]
             for i, v in zip(missing, self.encoder.encode(texts)):
                 self._entity_vecs[i] = v
         return np.stack([self._entity_vecs[int(i)] for i in ids.tolist()])  # (k, D)
@@ -142,15 +157,22 @@ class EntityLinker:
             return "", False, "empty text"
         truncated = len(text) > self.config.max_text_chars
         if truncated:
-            logger.warning("text of %d characters truncated to max_text_chars=%d", len(text),
-                           self.config.max_text_chars)
+            logger.warning(
+                "text of %d characters truncated to max_text_chars=%d", len(text), self.config.max_text_chars
+            )
             text = text[: self.config.max_text_chars]
         letters = [c for c in text if c.isalpha()]
         if letters and self.nlp.lang == "en":
             latin = sum(1 for c in letters if ord(c) < 0x250)
             if latin / len(letters) < 0.5:
-                return text, truncated, (f"unsupported language: the text is mostly in a non-Latin script and "
-                                         f"the pipeline is {self.pipeline_info.name} ({self.nlp.lang})")
+                return (
+                    text,
+                    truncated,
+                    (
+                        f"unsupported language: the text is mostly in a non-Latin script and "
+                        f"the pipeline is {self.pipeline_info.name} ({self.nlp.lang})"
+                    ),
+                )
         return text, truncated, None
 
     def _language_reason(self, doc: Doc) -> str | None:
@@ -159,8 +181,10 @@ class EntityLinker:
             return None
         ratio = sum(t.is_stop for t in words) / len(words)
         if ratio < self.config.min_english_ratio:
-            return (f"unsupported language: {ratio:.0%} of {len(words)} words are {self.nlp.lang} stop words "
-                    f"(pipeline {self.pipeline_info.name})")
+            return (
+                f"unsupported language: {ratio:.0%} of {len(words)} words are {self.nlp.lang} stop words "
+                f"(pipeline {self.pipeline_info.name})"
+            )
         return None
 
     # -- linking ------------------------------------------------------------------------------
@@ -172,7 +196,7 @@ class EntityLinker:
         """Link many texts; spaCy runs them through ``nlp.pipe`` in batches, the encoder once per batch."""
         results: list[LinkResult] = []
         for s in range(0, len(texts), batch_size):
-            results.extend(self._link_batch(texts[s:s + batch_size], batch_size))
+            results.extend(self._link_batch(texts[s : s + batch_size], batch_size))
         return results
 
     def _link_batch(self, texts: Sequence[str], batch_size: int) -> list[LinkResult]:
@@ -204,6 +228,17 @@ class EntityLinker:
                     results[i].nil.append(m.text)
                     continue
                 e = d.entity
-                results[i].links.append(EntityLink(m.start_char, m.end_char, m.text, e, ents.keys[e], ents.label(e),
-                                                   round(d.score, 4), m.reasons[d.index], len(m.ids)))
+                results[i].links.append(
+                    EntityLink(
+                        m.start_char,
+                        m.end_char,
+                        m.text,
+                        e,
+                        ents.keys[e],
+                        ents.label(e),
+                        round(d.score, 4),
+                        m.reasons[d.index],
+                        len(m.ids),
+                    )
+                )
         return results

@@ -58,8 +58,11 @@ class LabelMap:
         return sum(e.key is not None for e in self.entries.values()) / max(len(self.entries), 1)
 
     def save(self, path: str | Path) -> None:
-        data = {"vocabulary": self.vocabulary, "kg": self.kg,
-                "labels": {k: e.__dict__ for k, e in self.entries.items()}}
+        data = {
+            "vocabulary": self.vocabulary,
+            "kg": self.kg,
+            "labels": {k: e.__dict__ for k, e in self.entries.items()},
+        }
         with atomic_write(path) as f:
             json.dump(data, f, indent=1, ensure_ascii=False)
 
@@ -70,7 +73,9 @@ class LabelMap:
             data = json.loads(path.read_text(encoding="utf-8"))
             entries = {k: LabelEntry(**v) for k, v in data["labels"].items()}
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-            raise InputError(f"not a label map written by LabelMap.save ({type(e).__name__}: {e})", path) from None
+            raise InputError(
+                f"not a label map written by LabelMap.save ({type(e).__name__}: {e})", path
+            ) from None
         return cls(entries, data.get("vocabulary", ""), data.get("kg", ""))
 
 
@@ -91,8 +96,11 @@ def build_label_map(linker: EntityLinker, labels: Iterable[str], vocabulary: str
     entries = {}
     for label, res in zip(labels, results):
         link, head = _best_link(label.replace("_", " "), res)
-        entries[label] = (LabelEntry(label, link.key, link.label, link.reason, link.score, head) if link
-                          else LabelEntry(label, None))
+        entries[label] = (
+            LabelEntry(label, link.key, link.label, link.reason, link.score, head)
+            if link
+            else LabelEntry(label, None)
+        )
     kg_name = str(linker.kg.path) if linker.kg.path is not None else str(linker.kg.meta.get("name", ""))
     return LabelMap(entries, vocabulary, kg_name)
 
@@ -128,8 +136,13 @@ class ObjectLink:
     reason: str | None
 
     def to_dict(self) -> dict:
-        return {**self.detection.to_dict(), "entity_id": self.entity_id, "key": self.key,
-                "entity_label": self.entity_label, "reason": self.reason}
+        return {
+            **self.detection.to_dict(),
+            "entity_id": self.entity_id,
+            "key": self.key,
+            "entity_label": self.entity_label,
+            "reason": self.reason,
+        }
 
 
 class ObjectLinker:
@@ -141,15 +154,25 @@ class ObjectLinker:
 
     def link(self, detections: Sequence[Detection]) -> list[ObjectLink]:
         index = self.linker.kg.entities.index
-        todo = sorted({d.label for d in detections
-                       if self.label_map is None or self.label_map.get(d.label) is None})
+        todo = sorted(
+            {d.label for d in detections if self.label_map is None or self.label_map.get(d.label) is None}
+        )
         extra = build_label_map(self.linker, todo) if todo else LabelMap()
         out = []
         for d in detections:
-            entry = (self.label_map.get(d.label) if self.label_map is not None else None) or extra.get(d.label)
+            entry = (self.label_map.get(d.label) if self.label_map is not None else None) or extra.get(
+                d.label
+            )
             if entry is None or entry.key is None or entry.key not in index:
                 out.append(ObjectLink(d, None, None, None, None))
             else:
-                out.append(ObjectLink(d, index[entry.key], entry.key, entry.entity_label,
-                                      "label-map" if entry.label not in extra.entries else entry.reason))
+                out.append(
+                    ObjectLink(
+                        d,
+                        index[entry.key],
+                        entry.key,
+                        entry.entity_label,
+                        "label-map" if entry.label not in extra.entries else entry.reason,
+                    )
+                )
         return out

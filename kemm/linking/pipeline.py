@@ -28,8 +28,11 @@ NORM_COMPONENT = "kemm_match_norm"
 @Language.component(NORM_COMPONENT)
 def _match_norm(doc: Doc) -> Doc:
     """Set ``token.norm_`` to the lower-cased lemma (looked up on the lower-cased text when needed)."""
-    table = doc.vocab.lookups.get_table("kemm_lemma_lookup") if doc.vocab.lookups.has_table(
-        "kemm_lemma_lookup") else None
+    table = (
+        doc.vocab.lookups.get_table("kemm_lemma_lookup")
+        if doc.vocab.lookups.has_table("kemm_lemma_lookup")
+        else None
+    )
     for tok in doc:
         lower = tok.lower_
         if table is not None:
@@ -63,9 +66,14 @@ class PipelineInfo:
     spacy_version: str
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "lang": self.lang, "components": list(self.components),
-                "has_ner": self.has_ner, "has_noun_chunks": self.has_noun_chunks,
-                "spacy_version": self.spacy_version}
+        return {
+            "name": self.name,
+            "lang": self.lang,
+            "components": list(self.components),
+            "has_ner": self.has_ner,
+            "has_noun_chunks": self.has_noun_chunks,
+            "spacy_version": self.spacy_version,
+        }
 
 
 def trained_pipeline_available(name: str = "en_core_web_sm") -> bool:
@@ -83,8 +91,10 @@ def load_pipeline(name: str = "blank:en") -> tuple[Language, PipelineInfo]:
             nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
             nlp.initialize()
         except Exception as e:  # noqa: BLE001 - spaCy raises ValueError/OSError/ImportError here
-            raise KemmError(f"cannot set up the lookup lemmatizer of {name!r} ({type(e).__name__}: {e}); "
-                            "is spacy-lookups-data installed?") from e
+            raise KemmError(
+                f"cannot set up the lookup lemmatizer of {name!r} ({type(e).__name__}: {e}); "
+                "is spacy-lookups-data installed?"
+            ) from e
         lookups = nlp.get_pipe("lemmatizer").lookups  # type: ignore[attr-defined]
         if lookups.has_table("lemma_lookup"):
             nlp.vocab.lookups.set_table("kemm_lemma_lookup", lookups.get_table("lemma_lookup"))
@@ -92,12 +102,20 @@ def load_pipeline(name: str = "blank:en") -> tuple[Language, PipelineInfo]:
         try:
             nlp = spacy.load(name)
         except OSError as e:
-            raise KemmError(f"spaCy pipeline {name!r} is not installed (use 'blank:en', which works offline, "
-                            f"or install the package): {e}") from e
+            raise KemmError(
+                f"spaCy pipeline {name!r} is not installed (use 'blank:en', which works offline, "
+                f"or install the package): {e}"
+            ) from e
     nlp.add_pipe(NORM_COMPONENT, last=True)
     has_ner = "ner" in nlp.pipe_names
     has_parser = "parser" in nlp.pipe_names
-    info = PipelineInfo(name=name, lang=nlp.lang or "", components=tuple(nlp.pipe_names), has_ner=has_ner,
-                        has_noun_chunks=has_parser, spacy_version=spacy.__version__)
+    info = PipelineInfo(
+        name=name,
+        lang=nlp.lang or "",
+        components=tuple(nlp.pipe_names),
+        has_ner=has_ner,
+        has_noun_chunks=has_parser,
+        spacy_version=spacy.__version__,
+    )
     logger.debug("spaCy pipeline %s: %s", name, ", ".join(nlp.pipe_names))
     return nlp, info

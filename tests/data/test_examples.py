@@ -82,11 +82,15 @@ def test_image_ref_open_keeps_mode(datasets_dir, tmp_path):
 # ---------------------------------------------------------------------------------------- VQA accuracy
 
 
-@pytest.mark.parametrize(("matching", "expected"), [(0, 0.0), (1, 0.3), (2, 0.6), (3, 0.9), (4, 1.0), (10, 1.0)])
+@pytest.mark.parametrize(
+    ("matching", "expected"), [(0, 0.0), (1, 0.3), (2, 0.6), (3, 0.9), (4, 1.0), (10, 1.0)]
+)
 def test_soft_accuracy_by_number_of_matching_humans(matching, expected):
     # leave-one-out by hand, e.g. 2 matches: 8 subsets hold both (2/3), 2 subsets hold one (1/3):
     # (8 * 2/3 + 2 * 1/3) / 10 = 0.6
-    answers = ["cat"] * matching + ["dog", "bird", "fish", "cow", "pig", "hen", "rat", "ant", "bee", "elk"][matching:]
+    answers = ["cat"] * matching + ["dog", "bird", "fish", "cow", "pig", "hen", "rat", "ant", "bee", "elk"][
+        matching:
+    ]
     assert len(answers) == 10
     assert soft_accuracy("cat", answers) == pytest.approx(expected)
 
@@ -122,6 +126,8 @@ def test_normalize_answer():
 
 
 def test_vqa_example_accuracy():
-    ex = VQAExample(question_id=1, image_id=1, image=ImageRef(key="x"), question="?", answers=["yes"] * 3 + ["no"] * 7)
+    ex = VQAExample(
+        question_id=1, image_id=1, image=ImageRef(key="x"), question="?", answers=["yes"] * 3 + ["no"] * 7
+    )
     assert ex.accuracy("no") == 1.0
     assert ex.accuracy("yes") == pytest.approx(0.9)

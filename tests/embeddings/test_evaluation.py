@@ -63,7 +63,9 @@ def test_matches_brute_force_with_ties(seed):
 
 def test_constant_scores_rank_in_the_middle():
     scores = torch.zeros(1, 11)
-    rank = filtered_ranks(scores, torch.tensor([4]), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long))
+    rank = filtered_ranks(
+        scores, torch.tensor([4]), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long)
+    )
     assert rank.item() == 6.0  # optimistic 1, pessimistic 11
 
 

@@ -13,8 +13,15 @@ def test_bernoulli_prefers_corrupting_the_one_side():
 
 def test_each_negative_changes_exactly_one_side_and_filtering_marks_known():
     train = torch.tensor([[0, 0, 1], [1, 0, 2], [2, 0, 3]])
-    s = NegativeSampler(train, 4, 1, num_negatives=50, corruption="uniform", filtered=True,
-                        generator=torch.Generator().manual_seed(0))
+    s = NegativeSampler(
+        train,
+        4,
+        1,
+        num_negatives=50,
+        corruption="uniform",
+        filtered=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     neg, w = s.sample(train)
     assert neg.shape == (3, 50, 3) and w.shape == (3, 50)
     same_h = neg[..., 0] == train[:, None, 0]

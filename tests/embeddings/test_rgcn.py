@@ -32,7 +32,9 @@ def test_sampled_scores_match_full_graph_when_fanout_covers_everything():
 
 def test_sampler_limits_fanout():
     ei = torch.cat([EDGES, EDGES.flip(0)], 1)
-    s = NeighborSampler(ei, torch.cat([EDGE_TYPES, EDGE_TYPES + 3]), 12, [1], torch.Generator().manual_seed(0))
+    s = NeighborSampler(
+        ei, torch.cat([EDGE_TYPES, EDGE_TYPES + 3]), 12, [1], torch.Generator().manual_seed(0)
+    )
     sub = s.sample(torch.tensor([5]))
     assert sub.edge_index.shape[1] == 1 and 5 in sub.nodes.tolist() and len(sub.nodes) == 2
 

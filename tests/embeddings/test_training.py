@@ -23,17 +23,32 @@ def kg_dir(tmp_path_factory):
 
 
 def cfg(**kw):
-    base = dict(model="distmult", model_kwargs={"dim": 16}, loop="slcwa", loss="softplus", num_negatives=4,
-                lr=0.05, batch_size=4, epochs=30, checkpoint_every=5, seed=3)
+    base = dict(
+        model="distmult",
+        model_kwargs={"dim": 16},
+        loop="slcwa",
+        loss="softplus",
+        num_negatives=4,
+        lr=0.05,
+        batch_size=4,
+        epochs=30,
+        checkpoint_every=5,
+        seed=3,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
-@pytest.mark.parametrize("loop,loss", [("slcwa", "softplus"), ("slcwa", "margin"), ("slcwa", "nssa"),
-                                       ("lcwa", "softmax"), ("lcwa", "bce")])
+@pytest.mark.parametrize(
+    "loop,loss",
+    [("slcwa", "softplus"), ("slcwa", "margin"), ("slcwa", "nssa"), ("lcwa", "softmax"), ("lcwa", "bce")],
+)
 def test_loss_goes_down_and_mrr_beats_random(kg_dir, tmp_path, loop, loss):
-    res = train_kge(kg_dir, tmp_path / "run", cfg(loop=loop, loss=loss, model="complex", regularizer="n3",
-                                                  regularizer_weight=0.001))
+    res = train_kge(
+        kg_dir,
+        tmp_path / "run",
+        cfg(loop=loop, loss=loss, model="complex", regularizer="n3", regularizer_weight=0.001),
+    )
     hist = res.training.history
     assert hist[-1]["loss"] < hist[0]["loss"]
     kg = KnowledgeGraph.load(kg_dir)
@@ -59,8 +74,11 @@ def test_resume_gives_the_same_parameters(kg_dir, tmp_path):
 
 def test_sparse_sampled_gnn_and_sparse_tables_train(kg_dir, tmp_path):
     train_kge(kg_dir, tmp_path / "s", cfg(model="transe", model_kwargs={"dim": 8, "sparse": True}, epochs=3))
-    res = train_kge(kg_dir, tmp_path / "g", cfg(model="rgcn", model_kwargs={"dim": 8, "num_bases": 2},
-                                                num_neighbors=[3, 3], epochs=3))
+    res = train_kge(
+        kg_dir,
+        tmp_path / "g",
+        cfg(model="rgcn", model_kwargs={"dim": 8, "num_bases": 2}, num_neighbors=[3, 3], epochs=3),
+    )
     assert np.isfinite(res.training.history[-1]["loss"])
 
 

@@ -10,8 +10,12 @@ from kemm.kg.subgraph import embedding_relevance, extract_subgraph, khop_nodes, 
 
 def chain_kg(edges, n):
     """A KG with entities e0..e{n-1} and one relation, from (head, tail) pairs."""
-    ents = Vocabulary(keys=[f"e{i}" for i in range(n)], labels=[f"e{i}" for i in range(n)], label_langs=[""] * n,
-                      descriptions=[""] * n)
+    ents = Vocabulary(
+        keys=[f"e{i}" for i in range(n)],
+        labels=[f"e{i}" for i in range(n)],
+        label_langs=[""] * n,
+        descriptions=[""] * n,
+    )
     rels = Vocabulary(keys=["r0", "r1"], labels=["r0", "r1"], label_langs=[""] * 2, descriptions=[""] * 2)
     t = np.array([(h, i % 2, tl) for i, (h, tl) in enumerate(edges)], dtype=np.int32).reshape(-1, 3)
     return KnowledgeGraph(ents, rels, t)
@@ -50,7 +54,9 @@ def test_node_cap_keeps_seeds_and_prunes_by_relevance():
     assert d.num_nodes == 4 and d.node_ids[0] == 0
     emb = np.zeros((9, 2), dtype=np.float32)
     emb[[7, 8, 3], 0] = [3.0, 2.0, 1.0]
-    d = extract_subgraph(star, [0], hops=1, max_nodes=4, relevance=embedding_relevance(emb, np.array([1.0, 0.0])))
+    d = extract_subgraph(
+        star, [0], hops=1, max_nodes=4, relevance=embedding_relevance(emb, np.array([1.0, 0.0]))
+    )
     assert d.node_ids.tolist() == [0, 7, 8, 3]
     assert d.edge_index.shape[1] == 3
     with pytest.raises(KemmError, match="relevance returned shape"):

@@ -24,7 +24,11 @@ def commonsense():
 
 def test_commonsense_size_and_closure(commonsense):
     kg = commonsense
-    concepts = [i for i, k in enumerate(kg.entities.keys) if k.startswith(CS) and k not in (CS + "Concept", CS + "emoji")]
+    concepts = [
+        i
+        for i, k in enumerate(kg.entities.keys)
+        if k.startswith(CS) and k not in (CS + "Concept", CS + "emoji")
+    ]
     assert len(concepts) >= 300
     rel_ids = {i for i, k in enumerate(kg.relations.keys) if k.startswith(REL)}
     t = kg.triples
@@ -41,14 +45,20 @@ def test_commonsense_concepts_map_to_wordnet(commonsense):
     kg = commonsense
     exact = kg.relations.index[EXACT]
     mapped = {h for h, r, _ in kg.triples.tolist() if r == exact}
-    concepts = {i for i, k in enumerate(kg.entities.keys) if k.startswith(CS) and k not in (CS + "Concept", CS + "emoji")}
+    concepts = {
+        i
+        for i, k in enumerate(kg.entities.keys)
+        if k.startswith(CS) and k not in (CS + "Concept", CS + "emoji")
+    }
     assert concepts <= mapped
     targets = [kg.entities.keys[tl] for _, r, tl in kg.triples.tolist() if r == exact]
-    assert all(k.startswith(WN) and k[len(WN):][-2:] in ("-n", "-v", "-a", "-r") for k in targets)
+    assert all(k.startswith(WN) and k[len(WN) :][-2:] in ("-n", "-v", "-a", "-r") for k in targets)
 
 
 def test_commonsense_emoji_objects(commonsense):
-    emoji = [v for p, v in zip(commonsense.attributes.predicate, commonsense.attributes.value) if p == CS + "emoji"]
+    emoji = [
+        v for p, v in zip(commonsense.attributes.predicate, commonsense.attributes.value) if p == CS + "emoji"
+    ]
     assert len(emoji) >= 120
 
 

@@ -30,17 +30,48 @@ def make_tiny_yolos(d):
     import torch
     from transformers import YolosConfig, YolosForObjectDetection, YolosImageProcessor
 
-    cfg = YolosConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-                      image_size=[64, 64], patch_size=16, num_detection_tokens=5,
-                      id2label={0: "apple", 1: "knife"}, label2id={"apple": 0, "knife": 1})
+    cfg = YolosConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        image_size=[64, 64],
+        patch_size=16,
+        num_detection_tokens=5,
+        id2label={0: "apple", 1: "knife"},
+        label2id={"apple": 0, "knife": 1},
+    )
     torch.manual_seed(0)
     YolosForObjectDetection(cfg).save_pretrained(d)
     YolosImageProcessor(size={"shortest_edge": 64, "longest_edge": 64}).save_pretrained(d)
     return d
 
 
-WORDS = ["apple", "banana", "fruit", "food", "ice", "cream", "freezer", "knife", "cutting", "kitchen", "bat",
-         "baseball", "sport", "animal", "cave", "the", "a", "is", "in", "night", "flying", "mammal", "club"]
+WORDS = [
+    "apple",
+    "banana",
+    "fruit",
+    "food",
+    "ice",
+    "cream",
+    "freezer",
+    "knife",
+    "cutting",
+    "kitchen",
+    "bat",
+    "baseball",
+    "sport",
+    "animal",
+    "cave",
+    "the",
+    "a",
+    "is",
+    "in",
+    "night",
+    "flying",
+    "mammal",
+    "club",
+]
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +85,14 @@ def tiny_bert_dir(tmp_path_factory):
     vocab = specials + WORDS + pieces + list(".,:;!?-'")
     (d / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
     tok = BertTokenizerFast(vocab_file=str(d / "vocab.txt"), do_lower_case=True)
-    cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=37, max_position_embeddings=64)
+    cfg = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
     import torch
 
     torch.manual_seed(0)

@@ -19,7 +19,11 @@ def test_phrase_mentions_spans_reasons_and_candidates(kitchen_kg):
     nlp, gen = generator(kitchen_kg)
     doc = nlp("Two ice-creams, a baseball bat and a bat.")
     ms = gen.phrase_mentions(doc)
-    assert [(m.text, m.reason) for m in ms] == [("ice-creams", "lemma"), ("baseball bat", "exact"), ("bat", "exact")]
+    assert [(m.text, m.reason) for m in ms] == [
+        ("ice-creams", "lemma"),
+        ("baseball bat", "exact"),
+        ("bat", "exact"),
+    ]
     assert [(m.start_char, m.end_char) for m in ms] == [(4, 14), (18, 30), (37, 40)]
     bat = ms[-1]
     assert [kitchen_kg.entities.keys[i] for i in bat.ids] == [EX + "bat_animal", EX + "baseball_bat"]

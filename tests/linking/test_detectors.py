@@ -36,15 +36,28 @@ def tiny_owlvit_dir(tmp_path_factory):
         vocab[c + "</w>"] = len(vocab)
     (d / "vocab.json").write_text(json.dumps(vocab))
     (d / "merges.txt").write_text("#version: 0.2\n")
-    tok = CLIPTokenizer(str(d / "vocab.json"), str(d / "merges.txt"), unk_token="<|unk|>", pad_token="<|endoftext|>")
+    tok = CLIPTokenizer(
+        str(d / "vocab.json"), str(d / "merges.txt"), unk_token="<|unk|>", pad_token="<|endoftext|>"
+    )
     small = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4}
-    cfg = OwlViTConfig(text_config={**small, "vocab_size": len(vocab), "max_position_embeddings": 16,
-                                    "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2},
-                       vision_config={**small, "image_size": 32, "patch_size": 16}, projection_dim=32)
+    cfg = OwlViTConfig(
+        text_config={
+            **small,
+            "vocab_size": len(vocab),
+            "max_position_embeddings": 16,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+            "pad_token_id": 2,
+        },
+        vision_config={**small, "image_size": 32, "patch_size": 16},
+        projection_dim=32,
+    )
     torch.manual_seed(0)
     OwlViTForObjectDetection(cfg).save_pretrained(d)
     size = {"height": 32, "width": 32}
-    OwlViTProcessor(image_processor=OwlViTImageProcessor(size=size, crop_size=size), tokenizer=tok).save_pretrained(d)
+    OwlViTProcessor(
+        image_processor=OwlViTImageProcessor(size=size, crop_size=size), tokenizer=tok
+    ).save_pretrained(d)
     return d
 
 
@@ -97,16 +110,27 @@ def test_unreadable_and_truncated_images(tmp_path, image_file):
 
 def write_coco(tmp_path, results):
     ann = tmp_path / "ann.json"
-    ann.write_text(json.dumps({"images": [{"id": 7, "file_name": "kitchen.png"}],
-                               "categories": [{"id": 1, "name": "apple"}, {"id": 2, "name": "knife"}]}))
+    ann.write_text(
+        json.dumps(
+            {
+                "images": [{"id": 7, "file_name": "kitchen.png"}],
+                "categories": [{"id": 1, "name": "apple"}, {"id": 2, "name": "knife"}],
+            }
+        )
+    )
     res = tmp_path / "res.json"
     res.write_text(json.dumps(results))
     return ann, res
 
 
 def test_coco_results(tmp_path):
-    ann, res = write_coco(tmp_path, [{"image_id": 7, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.9},
-                                     {"image_id": 7, "category_id": 1, "bbox": [5, 6, 7, 8], "score": 0.2}])
+    ann, res = write_coco(
+        tmp_path,
+        [
+            {"image_id": 7, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.9},
+            {"image_id": 7, "category_id": 1, "bbox": [5, 6, 7, 8], "score": 0.2},
+        ],
+    )
     cats, images = read_coco_categories(ann)
     assert images == {"kitchen.png": 7}
     dets = read_coco_detections(res, cats, image_id=7, known_images=[7], threshold=0.5)

@@ -7,8 +7,18 @@ from kemm.linking.disambiguation import Disambiguator
 
 def mention(kg, names, prior, text="x"):
     ids = np.array([kg.entities.index["http://example.org/kg/" + n] for n in names])
-    return Mention(0, 1, 0, 1, text, "exact", ids, np.array(prior, dtype=np.float32),
-                   np.ones(len(ids), dtype=np.float32), ["exact"] * len(ids))
+    return Mention(
+        0,
+        1,
+        0,
+        1,
+        text,
+        "exact",
+        ids,
+        np.array(prior, dtype=np.float32),
+        np.ones(len(ids), dtype=np.float32),
+        ["exact"] * len(ids),
+    )
 
 
 def test_coherence_counts_adjacent_mentions(kitchen_kg):
@@ -22,10 +32,15 @@ def test_coherence_counts_adjacent_mentions(kitchen_kg):
 
 
 def test_context_vectors_and_nil(kitchen_kg):
-    vecs = {kitchen_kg.entities.index["http://example.org/kg/bat_animal"]: np.array([1.0, 0.0]),
-            kitchen_kg.entities.index["http://example.org/kg/baseball_bat"]: np.array([0.0, 1.0])}
-    d = Disambiguator(kitchen_kg, LinkerConfig(encoder=None, context_weight=1.0, nil_threshold=0.9),
-                      entity_vectors=lambda ids: np.stack([vecs[int(i)] for i in ids]))
+    vecs = {
+        kitchen_kg.entities.index["http://example.org/kg/bat_animal"]: np.array([1.0, 0.0]),
+        kitchen_kg.entities.index["http://example.org/kg/baseball_bat"]: np.array([0.0, 1.0]),
+    }
+    d = Disambiguator(
+        kitchen_kg,
+        LinkerConfig(encoder=None, context_weight=1.0, nil_threshold=0.9),
+        entity_vectors=lambda ids: np.stack([vecs[int(i)] for i in ids]),
+    )
     bat = mention(kitchen_kg, ["bat_animal", "baseball_bat"], [0.5, 0.5])
     [dec] = d.resolve([bat], context=np.array([0.0, 1.0]))
     assert dec.entity == kitchen_kg.entities.index["http://example.org/kg/baseball_bat"]

@@ -23,5 +23,5 @@ def test_gold_set_spans_and_keys():
         ends = [(m["start"], m["end"]) for m in r["mentions"]]
         assert ends == sorted(ends) and all(a[1] <= b[0] for a, b in zip(ends, ends[1:])), r["id"]
         for m in r["mentions"]:
-            assert r["text"][m["start"]:m["end"]] == m["text"], r["id"]
+            assert r["text"][m["start"] : m["end"]] == m["text"], r["id"]
             assert m["key"] in kg.entities.index, (r["id"], m["key"])

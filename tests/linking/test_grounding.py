@@ -6,10 +6,22 @@ from kemm.errors import InputError
 from kemm.linking.grounding import ground_file, read_questions
 
 QUESTIONS = [
-    {"id": "q1", "answerKey": "A", "question": {"stem": "Where do you keep ice cream?", "choices": [
-        {"label": "A", "text": "freezer"}, {"label": "B", "text": "cave"}]}},
-    {"id": "q2", "answerKey": "B", "question": {"stem": "What do you use to cut an apple?", "choices": [
-        {"label": "A", "text": "a bat"}, {"label": "B", "text": "knives"}]}},
+    {
+        "id": "q1",
+        "answerKey": "A",
+        "question": {
+            "stem": "Where do you keep ice cream?",
+            "choices": [{"label": "A", "text": "freezer"}, {"label": "B", "text": "cave"}],
+        },
+    },
+    {
+        "id": "q2",
+        "answerKey": "B",
+        "question": {
+            "stem": "What do you use to cut an apple?",
+            "choices": [{"label": "A", "text": "a bat"}, {"label": "B", "text": "knives"}],
+        },
+    },
 ]
 
 

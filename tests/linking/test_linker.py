@@ -13,10 +13,15 @@ def keys(result):
 
 def test_exact_lemma_and_multiword(linker):
     res = linker.link("Knives cut apples, and the ice creams melted in the freezer.")
-    assert keys(res) == [("Knives", "knife", "exact"), ("cut", "cutting", "exact"), ("apples", "apple", "lemma"),
-                         ("ice creams", "ice_cream", "lemma"), ("freezer", "freezer", "exact")]
+    assert keys(res) == [
+        ("Knives", "knife", "exact"),
+        ("cut", "cutting", "exact"),
+        ("apples", "apple", "lemma"),
+        ("ice creams", "ice_cream", "lemma"),
+        ("freezer", "freezer", "exact"),
+    ]
     first = res[0]
-    assert (first.start, first.end) == (0, 6) and res.text[first.start:first.end] == "Knives"
+    assert (first.start, first.end) == (0, 6) and res.text[first.start : first.end] == "Knives"
     assert res.pipeline == "blank:en" and res.reason is None
 
 
@@ -27,10 +32,17 @@ def test_longest_match_wins(linker):
 def test_stop_words_and_punctuation_never_link(kitchen_kg):
     from kemm.kg import KnowledgeGraph, Vocabulary
 
-    vocab = Vocabulary(keys=["ex:the", "ex:dot", "ex:apple"], labels=["the", "...", "apple"],
-                       label_langs=["en"] * 3, descriptions=[""] * 3)
-    kg = KnowledgeGraph(vocab, Vocabulary(keys=["r"], labels=["r"], label_langs=["en"], descriptions=[""]),
-                        __import__("numpy").zeros((0, 3), dtype="int32"))
+    vocab = Vocabulary(
+        keys=["ex:the", "ex:dot", "ex:apple"],
+        labels=["the", "...", "apple"],
+        label_langs=["en"] * 3,
+        descriptions=[""] * 3,
+    )
+    kg = KnowledgeGraph(
+        vocab,
+        Vocabulary(keys=["r"], labels=["r"], label_langs=["en"], descriptions=[""]),
+        __import__("numpy").zeros((0, 3), dtype="int32"),
+    )
     res = EntityLinker.from_kg(kg, LinkerConfig(encoder=None)).link("the apple ... the")
     assert [link.text for link in res] == ["apple"]
 
@@ -50,8 +62,9 @@ def test_nil_threshold(kitchen_kg):
 
 
 def test_dense_candidates_with_char_ngrams(kitchen_kg):
-    lk = EntityLinker.from_kg(kitchen_kg, LinkerConfig(encoder="char-ngram", dense_threshold=0.6,
-                                                       context_weight=0.0))
+    lk = EntityLinker.from_kg(
+        kitchen_kg, LinkerConfig(encoder="char-ngram", dense_threshold=0.6, context_weight=0.0)
+    )
     res = lk.link("We ate a bannana in the kichen.")
     assert keys(res) == [("bannana", "banana", "dense"), ("kichen", "kitchen", "dense")]
     assert all(0.6 <= link.score <= 1.0 for link in res)
@@ -80,8 +93,13 @@ def test_huge_text_is_truncated_with_warning(kitchen_kg, caplog):
     assert all(link.key == EX + "apple" for link in res) and len(res) == 6
 
 
-@pytest.mark.parametrize("text", ["Это яблоко и банан на кухне", "Der Hund läuft schnell über die Straße und "
-                                  "frisst einen großen Apfel im Garten"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Это яблоко и банан на кухне",
+        "Der Hund läuft schnell über die Straße und frisst einen großen Apfel im Garten",
+    ],
+)
 def test_unknown_language_gives_explicit_empty_result(linker, text):
     res = linker.link(text)
     assert len(res) == 0 and res.reason.startswith("unsupported language")
@@ -95,8 +113,10 @@ def test_bad_config():
 
 
 def test_context_similarity_with_tiny_encoder(kitchen_kg, tiny_bert_dir):
-    lk = EntityLinker.from_kg(kitchen_kg, LinkerConfig(encoder=str(tiny_bert_dir), dense=False,
-                                                       coherence_weight=0.0, context_weight=1.0))
+    lk = EntityLinker.from_kg(
+        kitchen_kg,
+        LinkerConfig(encoder=str(tiny_bert_dir), dense=False, coherence_weight=0.0, context_weight=1.0),
+    )
     res = lk.link("The bat is an animal.")
     bat = [link for link in res if link.text == "bat"][0]
     assert bat.num_candidates == 2

@@ -19,11 +19,17 @@ def test_label_map_whole_label_and_head_word(linker, tmp_path):
 def test_object_linker_uses_map_then_linker(linker):
     lm = LabelMap({"fruit_thing": build_label_map(linker, ["banana"]).get("banana")})
     lm.entries["fruit_thing"].label = "fruit_thing"
-    dets = [Detection("fruit_thing", 0.9, (0, 0, 1, 1), "im"), Detection("knife", 0.8, (0, 0, 2, 2), "im"),
-            Detection("zebra", 0.7, (0, 0, 3, 3), "im")]
+    dets = [
+        Detection("fruit_thing", 0.9, (0, 0, 1, 1), "im"),
+        Detection("knife", 0.8, (0, 0, 2, 2), "im"),
+        Detection("zebra", 0.7, (0, 0, 3, 3), "im"),
+    ]
     links = ObjectLinker(linker, lm).link(dets)
-    assert [(lk.key, lk.reason) for lk in links] == [(EX + "banana", "label-map"), (EX + "knife", "exact"),
-                                                     (None, None)]
+    assert [(lk.key, lk.reason) for lk in links] == [
+        (EX + "banana", "label-map"),
+        (EX + "knife", "exact"),
+        (None, None),
+    ]
     assert links[0].to_dict()["box_xywh"] == [0, 0, 1, 1]
 
 

@@ -39,5 +39,14 @@ from kemm.data.readers.base import (
 # importing the modules registers the readers
 from kemm.data.readers import coco, image_text, lama, multiple_choice, visual_genome, vqa  # noqa: E402,F401  isort: skip
 
-__all__ = ["DATASETS", "DatasetReader", "DatasetStream", "detect_dataset", "expand_braces", "iter_json_array",
-           "iter_jsonl", "load_json", "read_dataset"]
+__all__ = [
+    "DATASETS",
+    "DatasetReader",
+    "DatasetStream",
+    "detect_dataset",
+    "expand_braces",
+    "iter_json_array",
+    "iter_jsonl",
+    "load_json",
+    "read_dataset",
+]

@@ -72,8 +72,9 @@ class DatasetReader:
             return ImageRef(key=file_name)
         return ImageRef(path=self.images_dir / file_name, key=file_name)
 
-    def image_ok(self, ref: ImageRef, errors: ErrorPolicy, source: str | Path, line: int | None,
-                 what: str) -> bool:
+    def image_ok(
+        self, ref: ImageRef, errors: ErrorPolicy, source: str | Path, line: int | None, what: str
+    ) -> bool:
         """Check ``ref`` as :attr:`check_images` says; report a problem (``what`` names the record)."""
         if self.check_images == "none" or (ref.path is None and ref.data is None):
             return True
@@ -116,8 +117,13 @@ class DatasetStream(Generic[T]):
         except StopIteration:
             if not self._done:
                 self._done = True
-                logger.info("%s (%s): %d examples, %d skipped", self.path, self.name, self.count,
-                            len(self.errors.skipped))
+                logger.info(
+                    "%s (%s): %d examples, %d skipped",
+                    self.path,
+                    self.name,
+                    self.count,
+                    len(self.errors.skipped),
+                )
             raise
         self.count += 1
         return example
@@ -140,13 +146,21 @@ def detect_dataset(path: str | Path) -> str:
     found = [name for name in DATASETS.names() if DATASETS.get(name).matches(path)]
     if len(found) != 1:
         why = "matches several formats: " + ", ".join(found) if found else "matches no known file name"
-        raise InputError(f"cannot tell the dataset from the name ({why}); name the format, one of: "
-                         f"{', '.join(DATASETS.names())}", path)
+        raise InputError(
+            f"cannot tell the dataset from the name ({why}); name the format, one of: "
+            f"{', '.join(DATASETS.names())}",
+            path,
+        )
     return found[0]
 
 
-def read_dataset(name_or_format: str, path: str | Path, on_error: OnError = "raise",
-                 errors: ErrorPolicy | None = None, **options) -> DatasetStream:
+def read_dataset(
+    name_or_format: str,
+    path: str | Path,
+    on_error: OnError = "raise",
+    errors: ErrorPolicy | None = None,
+    **options,
+) -> DatasetStream:
     """Stream the examples of the dataset at ``path``, read as ``name_or_format``.
 
     Args:
@@ -343,7 +357,7 @@ def expand_braces(pattern: str) -> list[str]:
     m = _BRACE.search(pattern)
     if m is None:
         return [pattern]
-    head, body, tail = pattern[: m.start()], m.group(1), pattern[m.end():]
+    head, body, tail = pattern[: m.start()], m.group(1), pattern[m.end() :]
     r = _RANGE.match(body)
     if r:
         lo, hi = int(r.group(1)), int(r.group(2))
@@ -363,12 +377,22 @@ def format_image_name(template: str, source: str | Path, **fields: Any) -> str:
     try:
         return template.format(**fields)
     except (KeyError, IndexError, ValueError) as e:
-        raise InputError(f"bad image file name template {template!r} ({e}); it may use: "
-                         f"{', '.join('{' + k + '}' for k in fields)}", source) from None
+        raise InputError(
+            f"bad image file name template {template!r} ({e}); it may use: "
+            f"{', '.join('{' + k + '}' for k in fields)}",
+            source,
+        ) from None
 
 
-def get_field(obj: dict, key: str, errors: ErrorPolicy, source: str | Path, line: int | None,
-              what: str, types: type | tuple[type, ...] = object) -> Any:
+def get_field(
+    obj: dict,
+    key: str,
+    errors: ErrorPolicy,
+    source: str | Path,
+    line: int | None,
+    what: str,
+    types: type | tuple[type, ...] = object,
+) -> Any:
     """``obj[key]``, or report ``what: missing field 'key'`` (or a wrong type) and return None."""
     if key not in obj:
         errors.error(f"{what}: missing field {key!r}", source, line, _excerpt(obj))
@@ -376,8 +400,12 @@ def get_field(obj: dict, key: str, errors: ErrorPolicy, source: str | Path, line
     value = obj[key]
     if not isinstance(value, types):
         names = types.__name__ if isinstance(types, type) else "/".join(t.__name__ for t in types)
-        errors.error(f"{what}: field {key!r} should be {names}, found {type(value).__name__}", source, line,
-                     _excerpt(obj))
+        errors.error(
+            f"{what}: field {key!r} should be {names}, found {type(value).__name__}",
+            source,
+            line,
+            _excerpt(obj),
+        )
         return None
     return value
 

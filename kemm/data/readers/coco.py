@@ -103,9 +103,13 @@ class CocoCaptionsReader(DatasetReader):
             if not images.ok(image_id, errors, what):
                 continue
             img = images.by_id[image_id]
-            yield ImageTextPair(id=str(ann.get("id", i)), image=images.ref(image_id), text=ann["caption"].strip(),
-                                source=self.name,
-                                extra={"image_id": image_id, "width": img.get("width"), "height": img.get("height")})
+            yield ImageTextPair(
+                id=str(ann.get("id", i)),
+                image=images.ref(image_id),
+                text=ann["caption"].strip(),
+                source=self.name,
+                extra={"image_id": image_id, "width": img.get("width"), "height": img.get("height")},
+            )
 
 
 def _categories(data: Any, path: Path) -> dict[int, dict]:
@@ -150,18 +154,27 @@ class CocoInstancesReader(DatasetReader):
             if ann.get("image_id") not in images.by_id:
                 errors.error(f"{what}: image_id {ann.get('image_id')!r} is not in images[]", path)
                 continue
-            cat = cats.get(ann.get("category_id"))
+            cat = cats.get(ann.get("category_id"))  # type: ignore[arg-type]  # a missing id finds nothing
             if cat is None:
                 errors.error(f"{what}: category_id {ann.get('category_id')!r} is not in categories[]", path)
                 continue
             box = _parse_box(ann.get("bbox"))
             if box is None:
-                errors.error(f"{what}: bbox should be [x, y, w, h] with w, h >= 0", path, None,
-                             str(ann.get("bbox")))
+                errors.error(
+                    f"{what}: bbox should be [x, y, w, h] with w, h >= 0", path, None, str(ann.get("bbox"))
+                )
                 continue
-            objects[ann["image_id"]].append(ObjectAnnotation(
-                box=box, label=cat["name"], category_id=cat["id"], id=ann.get("id"), entity=cat.get("kg_key"),
-                iscrowd=bool(ann.get("iscrowd", 0)), area=ann.get("area")))
+            objects[ann["image_id"]].append(
+                ObjectAnnotation(
+                    box=box,
+                    label=cat["name"],
+                    category_id=cat["id"],
+                    id=ann.get("id"),
+                    entity=cat.get("kg_key"),
+                    iscrowd=bool(ann.get("iscrowd", 0)),
+                    area=ann.get("area"),
+                )
+            )
         for image_id in images.order:
             objs = objects[image_id]
             if not objs and not self.include_empty:
@@ -169,8 +182,14 @@ class CocoInstancesReader(DatasetReader):
             if not images.ok(image_id, errors, f"image {image_id}"):
                 continue
             img = images.by_id[image_id]
-            yield ImageAnnotations(image_id=image_id, image=images.ref(image_id), objects=objs,
-                                   width=img.get("width"), height=img.get("height"), source=self.name)
+            yield ImageAnnotations(
+                image_id=image_id,
+                image=images.ref(image_id),
+                objects=objs,
+                width=img.get("width"),
+                height=img.get("height"),
+                source=self.name,
+            )
 
 
 @DATASETS.register("coco-results", aliases=("coco-detections",))
@@ -191,8 +210,9 @@ class CocoResultsReader(DatasetReader):
     name = "coco-results"
     example_type = ImageAnnotations
 
-    def __init__(self, annotations: str | Path | None = None, image_template: str = "{image_id:012d}.jpg",
-                 **common) -> None:
+    def __init__(
+        self, annotations: str | Path | None = None, image_template: str = "{image_id:012d}.jpg", **common
+    ) -> None:
         super().__init__(**common)
         self.annotations = Path(annotations) if annotations is not None else None
         self.image_template = image_template
@@ -207,12 +227,18 @@ class CocoResultsReader(DatasetReader):
         if self.annotations is not None:
             data = load_json(self.annotations)
             cats = _categories(data, self.annotations)
-            images = {img["id"]: img for img in data.get("images", []) if isinstance(img, dict) and "id" in img}
+            images = {
+                img["id"]: img for img in data.get("images", []) if isinstance(img, dict) and "id" in img
+            }
         grouped: dict[Any, list[ObjectAnnotation]] = {}
         for line, det in iter_json_array(path):
             what = f"detection (image_id {det.get('image_id')!r})" if isinstance(det, dict) else "detection"
-            if not isinstance(det, dict) or not all(k in det for k in ("image_id", "category_id", "bbox", "score")):
-                errors.error(f"{what}: needs image_id, category_id, bbox and score", path, line, str(det)[:300])
+            if not isinstance(det, dict) or not all(
+                k in det for k in ("image_id", "category_id", "bbox", "score")
+            ):
+                errors.error(
+                    f"{what}: needs image_id, category_id, bbox and score", path, line, str(det)[:300]
+                )
                 continue
             score = det["score"]
             if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score):
@@ -223,25 +249,42 @@ class CocoResultsReader(DatasetReader):
                 continue
             box = _parse_box(det["bbox"])
             if box is None:
-                errors.error(f"{what}: bbox should be [x, y, w, h] with w, h >= 0", path, line, str(det["bbox"]))
+                errors.error(
+                    f"{what}: bbox should be [x, y, w, h] with w, h >= 0", path, line, str(det["bbox"])
+                )
                 continue
             if cats is not None:
                 cat = cats.get(det["category_id"])
                 if cat is None:
-                    errors.error(f"{what}: category_id {det['category_id']!r} is not in the categories of "
-                                 f"{self.annotations}", path, line)
+                    errors.error(
+                        f"{what}: category_id {det['category_id']!r} is not in the categories of "
+                        f"{self.annotations}",
+                        path,
+                        line,
+                    )
                     continue
                 label, entity = cat["name"], cat.get("kg_key")
             else:
                 label, entity = str(det["category_id"]), None
-            grouped.setdefault(det["image_id"], []).append(ObjectAnnotation(
-                box=box, label=label, category_id=det["category_id"], score=float(score), entity=entity))
+            grouped.setdefault(det["image_id"], []).append(
+                ObjectAnnotation(
+                    box=box, label=label, category_id=det["category_id"], score=float(score), entity=entity
+                )
+            )
         for image_id, objs in grouped.items():
             img = images.get(image_id, {})
-            file_name = img.get("file_name") or format_image_name(self.image_template, path, image_id=image_id)
+            file_name = img.get("file_name") or format_image_name(
+                self.image_template, path, image_id=image_id
+            )
             ref = self.image_ref(file_name)
             if not self.image_ok(ref, errors, path, None, f"image {image_id}"):
                 continue
             objs.sort(key=lambda o: -(o.score or 0.0))
-            yield ImageAnnotations(image_id=image_id, image=ref, objects=objs, width=img.get("width"),
-                                   height=img.get("height"), source=self.name)
+            yield ImageAnnotations(
+                image_id=image_id,
+                image=ref,
+                objects=objs,
+                width=img.get("width"),
+                height=img.get("height"),
+                source=self.name,
+            )

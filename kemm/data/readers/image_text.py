@@ -85,8 +85,9 @@ class ImageTextManifestReader(DatasetReader):
     name = "image-text-jsonl"
     example_type = ImageTextPair
 
-    def __init__(self, image_key: str = "image", text_key: str = "text", id_key: str | None = "id",
-                 **common) -> None:
+    def __init__(
+        self, image_key: str = "image", text_key: str = "text", id_key: str | None = "id", **common
+    ) -> None:
         super().__init__(**common)
         self.image_key, self.text_key, self.id_key = image_key, text_key, id_key
 
@@ -101,9 +102,13 @@ class ImageTextManifestReader(DatasetReader):
             image = ImageRef(path=root / image_path, key=image_path)
             if not self.image_ok(image, errors, path, line, f"example {ex_id}"):
                 continue
-            yield ImageTextPair(id=ex_id, image=image, text=text.strip(), source=self.name,
-                                extra={k: v for k, v in rec.items()
-                                       if k not in (self.image_key, self.text_key, self.id_key)})
+            yield ImageTextPair(
+                id=ex_id,
+                image=image,
+                text=text.strip(),
+                source=self.name,
+                extra={k: v for k, v in rec.items() if k not in (self.image_key, self.text_key, self.id_key)},
+            )
 
 
 def shard_paths(spec: str | Path) -> list[Path]:
@@ -177,13 +182,16 @@ class WebDatasetReader(DatasetReader):
         if key is not None:
             yield from self._sample(shard, key, members, errors)
 
-    def _sample(self, shard: Path, key: str, members: dict[str, tuple[str, bytes]],
-                errors: ErrorPolicy) -> Iterator[ImageTextPair]:
+    def _sample(
+        self, shard: Path, key: str, members: dict[str, tuple[str, bytes]], errors: ErrorPolicy
+    ) -> Iterator[ImageTextPair]:
         what = f"sample {key}"
         # the image field is KEY.jpg (or .png, ...); KEY.seg.png and the like are other fields
         image_ext = next((e[1:] for e in IMAGE_EXTENSIONS if e[1:] in members), None)
         if image_ext is None:
-            errors.error(f"{what}: no image member ({key}.jpg/.png/.webp); members: {', '.join(members)}", shard)
+            errors.error(
+                f"{what}: no image member ({key}.jpg/.png/.webp); members: {', '.join(members)}", shard
+            )
             return
         text = None
         if "txt" in members:
@@ -197,12 +205,15 @@ class WebDatasetReader(DatasetReader):
             if isinstance(meta, dict):
                 text = next((meta[k] for k in self.json_text_keys if isinstance(meta.get(k), str)), None)
         if not text:
-            errors.error(f"{what}: no caption ({key}.txt, or {key}.json with one of "
-                         f"{', '.join(self.json_text_keys)})", shard)
+            errors.error(
+                f"{what}: no caption ({key}.txt, or {key}.json with one of {', '.join(self.json_text_keys)})",
+                shard,
+            )
             return
         name, data = members[image_ext]
         image = ImageRef(path=shard, member=name, data=data, key=name)
         if not self.image_ok(image, errors, shard, None, what):
             return
-        yield ImageTextPair(id=key, image=image, text=text.strip(), source=self.name,
-                            extra={"shard": shard.name})
+        yield ImageTextPair(
+            id=key, image=image, text=text.strip(), source=self.name, extra={"shard": shard.name}
+        )

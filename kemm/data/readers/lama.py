@@ -72,7 +72,9 @@ class LamaReader(DatasetReader):
         for line, rec in iter_jsonl(path, errors):
             subset = self.subset or subset_of(rec)
             if subset is None:
-                errors.error("not a LAMA line: no subset has these fields " + ", ".join(sorted(rec)), path, line)
+                errors.error(
+                    "not a LAMA line: no subset has these fields " + ", ".join(sorted(rec)), path, line
+                )
                 continue
             missing = [k for k in _REQUIRED[subset] if k not in rec]
             if missing:
@@ -90,21 +92,33 @@ class LamaReader(DatasetReader):
                 continue
             yield example
 
-    def _example(self, subset: str, rec: dict, path: Path, line: int, errors: ErrorPolicy) -> ClozeExample | None:
+    def _example(
+        self, subset: str, rec: dict, path: Path, line: int, errors: ErrorPolicy
+    ) -> ClozeExample | None:
         answer = str(rec["obj_label"])
         if subset == "TREx":
             evidences = rec["evidences"]
-            if not isinstance(evidences, list) or not all(isinstance(e, dict) and isinstance(e.get("masked_sentence"), str)
-                                                           for e in evidences):
-                errors.error(f"{rec['uuid']}: evidences should be a list of objects with a masked_sentence",
-                             path, line)
+            if not isinstance(evidences, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("masked_sentence"), str) for e in evidences
+            ):
+                errors.error(
+                    f"{rec['uuid']}: evidences should be a list of objects with a masked_sentence", path, line
+                )
                 return None
             return ClozeExample(
-                id=str(rec["uuid"]), masked_sentences=[e["masked_sentence"] for e in evidences], answer=answer,
-                subject=rec["sub_label"], relation=rec["predicate_id"], source=subset,
-                subject_uri=rec.get("sub_uri"), object_uri=rec.get("obj_uri"),
-                extra={"sub_surfaces": [e.get("sub_surface") for e in evidences],
-                       "obj_surfaces": [e.get("obj_surface") for e in evidences]})
+                id=str(rec["uuid"]),
+                masked_sentences=[e["masked_sentence"] for e in evidences],
+                answer=answer,
+                subject=rec["sub_label"],
+                relation=rec["predicate_id"],
+                source=subset,
+                subject_uri=rec.get("sub_uri"),
+                object_uri=rec.get("obj_uri"),
+                extra={
+                    "sub_surfaces": [e.get("sub_surface") for e in evidences],
+                    "obj_surfaces": [e.get("obj_surface") for e in evidences],
+                },
+            )
         sentences = rec["masked_sentences"]
         if not isinstance(sentences, list) or not all(isinstance(s, str) for s in sentences):
             errors.error("masked_sentences should be a list of strings", path, line)
@@ -112,18 +126,38 @@ class LamaReader(DatasetReader):
         extra = {k: rec[k] for k in ("negated",) if k in rec}
         if subset == "Google_RE":
             extra.update({k: rec[k] for k in ("judgments", "sub_aliases", "obj_aliases") if k in rec})
-            return ClozeExample(id=str(rec["uuid"]), masked_sentences=sentences, answer=answer,
-                                subject=rec["sub_label"], relation=rec["pred"], source=subset,
-                                subject_uri=rec["sub"], object_uri=rec["obj"], extra=extra)
+            return ClozeExample(
+                id=str(rec["uuid"]),
+                masked_sentences=sentences,
+                answer=answer,
+                subject=rec["sub_label"],
+                relation=rec["pred"],
+                source=subset,
+                subject_uri=rec["sub"],
+                object_uri=rec["obj"],
+                extra=extra,
+            )
         if subset == "ConceptNet":
             if "obj" in rec:
                 extra["obj"] = rec["obj"]
             subject = rec.get("sub_label", rec.get("sub"))
-            return ClozeExample(id=str(rec["uuid"]), masked_sentences=sentences, answer=answer,
-                                subject=str(subject) if subject is not None else None, relation=rec["pred"],
-                                source=subset, extra=extra)
-        return ClozeExample(id=str(rec["id"]), masked_sentences=sentences, answer=answer,
-                            subject=rec.get("sub_label"), source=subset, extra=extra)
+            return ClozeExample(
+                id=str(rec["uuid"]),
+                masked_sentences=sentences,
+                answer=answer,
+                subject=str(subject) if subject is not None else None,
+                relation=rec["pred"],
+                source=subset,
+                extra=extra,
+            )
+        return ClozeExample(
+            id=str(rec["id"]),
+            masked_sentences=sentences,
+            answer=answer,
+            subject=rec.get("sub_label"),
+            source=subset,
+            extra=extra,
+        )
 
 
 @DATASETS.register("lama-trex")

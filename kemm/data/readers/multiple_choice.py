@@ -58,10 +58,16 @@ class _JsonlMultipleChoiceReader(DatasetReader):
             choices = get_field(q, "choices", errors, path, line, what, list)
             if stem is None or choices is None:
                 continue
-            if not choices or not all(isinstance(c, dict) and isinstance(c.get("label"), str)
-                                      and isinstance(c.get("text"), str) for c in choices):
-                errors.error(f"{what}: choices should be a non-empty list of {{'label', 'text'}}", path, line,
-                             str(choices)[:300])
+            if not choices or not all(
+                isinstance(c, dict) and isinstance(c.get("label"), str) and isinstance(c.get("text"), str)
+                for c in choices
+            ):
+                errors.error(
+                    f"{what}: choices should be a non-empty list of {{'label', 'text'}}",
+                    path,
+                    line,
+                    str(choices)[:300],
+                )
                 continue
             labels = [c["label"] for c in choices]
             if len(set(labels)) != len(labels):
@@ -74,13 +80,20 @@ class _JsonlMultipleChoiceReader(DatasetReader):
                     errors.error(f"{what}: no answerKey", path, line)
                     continue
             elif key not in labels:
-                errors.error(f"{what}: answerKey {key!r} is not one of the choice labels {labels}", path, line)
+                errors.error(
+                    f"{what}: answerKey {key!r} is not one of the choice labels {labels}", path, line
+                )
                 continue
             else:
                 answer = labels.index(key)
-            example = MultipleChoiceExample(id=str(qid), question=stem.strip(), labels=labels,
-                                            choices=[c["text"].strip() for c in choices], answer=answer,
-                                            source=self.name)
+            example = MultipleChoiceExample(
+                id=str(qid),
+                question=stem.strip(),
+                labels=labels,
+                choices=[c["text"].strip() for c in choices],
+                answer=answer,
+                source=self.name,
+            )
             self.extras(rec, q, example)
             yield example
 

@@ -55,10 +55,14 @@ def _parse_object(obj: Any) -> ObjectAnnotation | str:
     if not names:
         return f"object {obj['object_id']}: no 'names' (or 'name')"
     attrs = obj.get("attributes") or []
-    return ObjectAnnotation(box=Box(float(obj["x"]), float(obj["y"]), float(obj["w"]), float(obj["h"])),
-                            label=names[0], id=obj["object_id"], names=names,
-                            attributes=[str(a).strip() for a in attrs if isinstance(a, str)],
-                            synsets=[str(s) for s in obj.get("synsets") or []])
+    return ObjectAnnotation(
+        box=Box(float(obj["x"]), float(obj["y"]), float(obj["w"]), float(obj["h"])),
+        label=names[0],
+        id=obj["object_id"],
+        names=names,
+        attributes=[str(a).strip() for a in attrs if isinstance(a, str)],
+        synsets=[str(s) for s in obj.get("synsets") or []],
+    )
 
 
 @DATASETS.register("visual-genome", aliases=("vg", "scene-graphs"))
@@ -118,11 +122,19 @@ class VisualGenomeReader(DatasetReader):
             image = self._image(image_id, meta)
             if not self.image_ok(image, errors, path, line, what):
                 continue
-            yield SceneGraph(image_id=image_id, image=image, objects=objects, relationships=relationships,
-                             width=meta.get("width"), height=meta.get("height"), source=self.name)
+            yield SceneGraph(
+                image_id=image_id,
+                image=image,
+                objects=objects,
+                relationships=relationships,
+                width=meta.get("width"),
+                height=meta.get("height"),
+                source=self.name,
+            )
 
-    def _graph(self, rec: dict, what: str, path: Path, line: int,
-               errors: ErrorPolicy) -> tuple[list[ObjectAnnotation], list[Relationship]]:
+    def _graph(
+        self, rec: dict, what: str, path: Path, line: int, errors: ErrorPolicy
+    ) -> tuple[list[ObjectAnnotation], list[Relationship]]:
         """The objects and relationships of one record; bad ones are reported and left out."""
         objects: list[ObjectAnnotation] = []
         index: dict[Any, int] = {}  # object_id -> position in objects
@@ -141,7 +153,9 @@ class VisualGenomeReader(DatasetReader):
             add(obj)
         relationships: list[Relationship] = []
         for rel in rec.get("relationships") or []:
-            rel_what = f"{what}: relationship {rel.get('relationship_id') if isinstance(rel, dict) else rel!r}"
+            rel_what = (
+                f"{what}: relationship {rel.get('relationship_id') if isinstance(rel, dict) else rel!r}"
+            )
             if not isinstance(rel, dict):
                 errors.error(f"{rel_what}: not an object", path, line)
                 continue
@@ -152,8 +166,11 @@ class VisualGenomeReader(DatasetReader):
                 elif f"{end}_id" in rel:
                     i = index.get(rel[f"{end}_id"])
                     if i is None:
-                        errors.error(f"{rel_what}: {end}_id {rel[f'{end}_id']} is not among the image's objects",
-                                     path, line)
+                        errors.error(
+                            f"{rel_what}: {end}_id {rel[f'{end}_id']} is not among the image's objects",
+                            path,
+                            line,
+                        )
                     ends.append(i)
                 else:
                     errors.error(f"{rel_what}: no {end!r} or '{end}_id'", path, line, str(rel)[:300])
@@ -164,7 +181,13 @@ class VisualGenomeReader(DatasetReader):
             if not isinstance(rel.get("predicate"), str):
                 errors.error(f"{rel_what}: no 'predicate'", path, line)
                 continue
-            relationships.append(Relationship(
-                subject=subject, predicate=rel["predicate"].strip(), object=obj_end,
-                id=rel.get("relationship_id"), synsets=tuple(str(s) for s in rel.get("synsets") or ())))
+            relationships.append(
+                Relationship(
+                    subject=subject,
+                    predicate=rel["predicate"].strip(),
+                    object=obj_end,
+                    id=rel.get("relationship_id"),
+                    synsets=tuple(str(s) for s in rel.get("synsets") or ()),
+                )
+            )
         return objects, relationships

@@ -71,8 +71,9 @@ class VQAv2Reader(DatasetReader):
     example_type = VQAExample
     default_template = "COCO_{subtype}_{image_id:012d}.jpg"
 
-    def __init__(self, annotations: str | Path | bool | None = None, image_template: str | None = None,
-                 **common) -> None:
+    def __init__(
+        self, annotations: str | Path | bool | None = None, image_template: str | None = None, **common
+    ) -> None:
         super().__init__(**common)
         if annotations is True:
             annotations = None
@@ -90,8 +91,11 @@ class VQAv2Reader(DatasetReader):
         if not ann_path.exists():
             if self.annotations is None and subtype.startswith("test"):
                 return None, None
-            raise InputError(f"annotations file {ann_path.name} not found; pass annotations=PATH, or "
-                             "annotations=False to read the questions without answers", ann_path)
+            raise InputError(
+                f"annotations file {ann_path.name} not found; pass annotations=PATH, or "
+                "annotations=False to read the questions without answers",
+                ann_path,
+            )
         data = load_json(ann_path)
         if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
             raise InputError("not a VQA annotations file: no 'annotations' list", ann_path)
@@ -104,7 +108,9 @@ class VQAv2Reader(DatasetReader):
     def _answers(self, ann: dict, example: VQAExample) -> None:
         answers = ann.get("answers") or []
         example.answers = [str(a["answer"]) for a in answers if isinstance(a, dict) and "answer" in a]
-        example.extra["answer_confidence"] = [a.get("answer_confidence") for a in answers if isinstance(a, dict)]
+        example.extra["answer_confidence"] = [
+            a.get("answer_confidence") for a in answers if isinstance(a, dict)
+        ]
         example.multiple_choice_answer = ann.get("multiple_choice_answer")
         example.answer_type = ann.get("answer_type")
         example.question_type = ann.get("question_type")
@@ -117,7 +123,8 @@ class VQAv2Reader(DatasetReader):
         if not isinstance(subtype, str):
             m = _SUBTYPE.search(path.name)
             subtype = m.group(0) if m else ""
-        split = _SUBTYPE.match(subtype).group(1) if _SUBTYPE.match(subtype) else subtype
+        m_split = _SUBTYPE.match(subtype)
+        split = m_split.group(1) if m_split else subtype
         ann_path, anns = self._load_annotations(path, subtype)
         for i, q in enumerate(data["questions"]):
             what = f"questions[{i}]"
@@ -132,18 +139,27 @@ class VQAv2Reader(DatasetReader):
             question = get_field(q, "question", errors, path, None, what, str)
             if image_id is None or question is None:
                 continue
-            file_name = format_image_name(self.image_template, path, image_id=image_id, subtype=subtype,
-                                          split=split)
-            example = VQAExample(question_id=qid, image_id=image_id, image=self.image_ref(file_name),
-                                 question=question, source=self.name)
+            file_name = format_image_name(
+                self.image_template, path, image_id=image_id, subtype=subtype, split=split
+            )
+            example = VQAExample(
+                question_id=qid,
+                image_id=image_id,
+                image=self.image_ref(file_name),
+                question=question,
+                source=self.name,
+            )
             if anns is not None:
                 ann = anns.get(qid)
                 if ann is None:
                     errors.error(f"{what}: no annotation in {ann_path}", path)
                     continue
                 if ann.get("image_id", image_id) != image_id:
-                    errors.error(f"{what}: the question is on image {image_id}, its annotation on image "
-                                 f"{ann.get('image_id')} ({ann_path})", path)
+                    errors.error(
+                        f"{what}: the question is on image {image_id}, its annotation on image "
+                        f"{ann.get('image_id')} ({ann_path})",
+                        path,
+                    )
                     continue
                 self._answers(ann, example)
             if not self.image_ok(example.image, errors, path, None, what):
@@ -211,18 +227,30 @@ class AOKVQAReader(DatasetReader):
             choices = rec.get("choices") or []
             correct = rec.get("correct_choice_idx")
             if correct is not None and not (isinstance(correct, int) and 0 <= correct < len(choices)):
-                errors.error(f"{what}: correct_choice_idx {correct!r} is not an index into {len(choices)} "
-                             "choices", path, line)
+                errors.error(
+                    f"{what}: correct_choice_idx {correct!r} is not an index into {len(choices)} choices",
+                    path,
+                    line,
+                )
                 continue
             split = rec.get("split") or file_split
-            image = self.image_ref(format_image_name(self.image_template, path, image_id=image_id, split=split))
+            image = self.image_ref(
+                format_image_name(self.image_template, path, image_id=image_id, split=split)
+            )
             if not self.image_ok(image, errors, path, line, what):
                 continue
             extra = {"split": split}
             if "difficult_direct_answer" in rec:
                 extra["difficult_direct_answer"] = rec["difficult_direct_answer"]
-            yield VQAExample(question_id=qid, image_id=image_id, image=image, question=question,
-                             answers=[str(a) for a in rec.get("direct_answers") or []],
-                             choices=[str(c) for c in choices], correct_choice=correct,
-                             rationales=[str(r) for r in rec.get("rationales") or []], source=self.name,
-                             extra=extra)
+            yield VQAExample(
+                question_id=qid,
+                image_id=image_id,
+                image=image,
+                question=question,
+                answers=[str(a) for a in rec.get("direct_answers") or []],
+                choices=[str(c) for c in choices],
+                correct_choice=correct,
+                rationales=[str(r) for r in rec.get("rationales") or []],
+                source=self.name,
+                extra=extra,
+            )

@@ -34,12 +34,15 @@ def test_iter_json_array_gzip_and_empty(tmp_path):
     assert list(iter_json_array(e)) == []
 
 
-@pytest.mark.parametrize(("text", "match", "line"), [
-    ('{"a": 1}', "expected a JSON array", 1),
-    ('[{"a": 1},\n {"b": }]', "not valid JSON", 2),
-    ('[{"a": 1}\n {"b": 2}]', "expected ',' or ']'", 2),
-    ('[{"a": 1},\n', "unexpected end of file", 2),
-])
+@pytest.mark.parametrize(
+    ("text", "match", "line"),
+    [
+        ('{"a": 1}', "expected a JSON array", 1),
+        ('[{"a": 1},\n {"b": }]', "not valid JSON", 2),
+        ('[{"a": 1}\n {"b": 2}]', "expected ',' or ']'", 2),
+        ('[{"a": 1},\n', "unexpected end of file", 2),
+    ],
+)
 def test_iter_json_array_bad_json(tmp_path, text, match, line):
     p = tmp_path / "bad.json"
     p.write_text(text)
@@ -67,11 +70,17 @@ def test_iter_jsonl_bad_lines(tmp_path):
     errors = ErrorPolicy(on_error="skip")
     assert [(n, o["a"]) for n, o in iter_jsonl(p, errors)] == [(1, 1), (5, 2)]
     assert [(line, reason.split(":")[0]) for _, line, reason, _ in errors.skipped] == [
-        (3, "not JSON"), (4, "expected a JSON object, found list")]
+        (3, "not JSON"),
+        (4, "expected a JSON object, found list"),
+    ]
 
 
 def test_expand_braces():
-    assert expand_braces("shard-{000000..000002}.tar") == ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"]
+    assert expand_braces("shard-{000000..000002}.tar") == [
+        "shard-000000.tar",
+        "shard-000001.tar",
+        "shard-000002.tar",
+    ]
     assert expand_braces("s{8..10}.tar") == ["s8.tar", "s9.tar", "s10.tar"]
     assert expand_braces("{a,b}-{0..1}") == ["a-0", "a-1", "b-0", "b-1"]
     assert expand_braces("plain.tar") == ["plain.tar"]
@@ -84,22 +93,27 @@ def test_read_dataset_options_and_names(datasets_dir):
     with pytest.raises(KemmError, match="coco-captions: .*unexpected keyword argument 'colour'"):
         read_dataset("COCO_Captions", datasets_dir / "coco/annotations/captions_train2017.json", colour=1)
     with pytest.raises(KemmError, match="check_images"):
-        read_dataset("coco-captions", datasets_dir / "coco/annotations/captions_train2017.json", check_images="yes")
+        read_dataset(
+            "coco-captions", datasets_dir / "coco/annotations/captions_train2017.json", check_images="yes"
+        )
     assert DATASETS.get("vg") is DATASETS.get("visual-genome")
 
 
-@pytest.mark.parametrize(("rel", "name"), [
-    ("coco/annotations/captions_train2017.json", "coco-captions"),
-    ("coco/annotations/instances_val2017.json", "coco-instances"),
-    ("coco/annotations/detections_val2017_results.json", "coco-results"),
-    ("visual_genome/scene_graphs.json", "visual-genome"),
-    ("vqav2/v2_OpenEnded_mscoco_train2014_questions.json", "vqav2"),
-    ("okvqa/OpenEnded_mscoco_val2014_questions.json", "okvqa"),
-    ("aokvqa/aokvqa_v1p0_val.json", "aokvqa"),
-    ("commonsenseqa/train_rand_split.jsonl", "commonsenseqa"),
-    ("lama/TREx/P19.jsonl", "lama"),
-    ("image_text/shards/shard-{000000..000001}.tar", "webdataset"),
-])
+@pytest.mark.parametrize(
+    ("rel", "name"),
+    [
+        ("coco/annotations/captions_train2017.json", "coco-captions"),
+        ("coco/annotations/instances_val2017.json", "coco-instances"),
+        ("coco/annotations/detections_val2017_results.json", "coco-results"),
+        ("visual_genome/scene_graphs.json", "visual-genome"),
+        ("vqav2/v2_OpenEnded_mscoco_train2014_questions.json", "vqav2"),
+        ("okvqa/OpenEnded_mscoco_val2014_questions.json", "okvqa"),
+        ("aokvqa/aokvqa_v1p0_val.json", "aokvqa"),
+        ("commonsenseqa/train_rand_split.jsonl", "commonsenseqa"),
+        ("lama/TREx/P19.jsonl", "lama"),
+        ("image_text/shards/shard-{000000..000001}.tar", "webdataset"),
+    ],
+)
 def test_detect_dataset(datasets_dir, rel, name):
     assert detect_dataset(datasets_dir / rel) == name
 
@@ -114,7 +128,10 @@ def test_stream_counts_and_writes_skipped(datasets_dir, tmp_path):
     bad = tmp_path / "train_rand_split.jsonl"
     bad.write_text("\n".join([lines[0], "{oops", lines[1]]) + "\n")
     stream = read_dataset("auto", bad, on_error="skip")
-    assert [ex.id for ex in stream] == ["075e483d21c29a511267ef62bedc0461", "61fe6e879ff18686d7552425a36344c8"]
+    assert [ex.id for ex in stream] == [
+        "075e483d21c29a511267ef62bedc0461",
+        "61fe6e879ff18686d7552425a36344c8",
+    ]
     assert stream.count == 2 and len(stream.skipped) == 1
     stream.write_skipped(tmp_path / "skipped.tsv")
     rows = (tmp_path / "skipped.tsv").read_text().splitlines()

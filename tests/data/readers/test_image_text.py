@@ -18,16 +18,18 @@ def it(datasets_dir):
 def test_folder(it):
     pairs = list(read_dataset("image-text-folder", it / "folder", check_images="decode"))
     assert all(isinstance(p, ImageTextPair) for p in pairs)
-    assert [(p.id, p.text) for p in pairs] == [("cat", "a white cat sitting on a mat"),
-                                              ("pets/dog", "a brown dog in the park")]
+    assert [(p.id, p.text) for p in pairs] == [
+        ("cat", "a white cat sitting on a mat"),
+        ("pets/dog", "a brown dog in the park"),
+    ]
     assert pairs[1].image.path == it / "folder/pets/dog.jpg" and pairs[1].image.open().size == (4, 4)
 
 
 def test_folder_bad_records(it, datasets_dir, tmp_path):
     folder = tmp_path / "folder"
     shutil.copytree(it / "folder", folder)
-    (folder / "pets/dog.txt").unlink()                     # image without caption
-    (folder / "bird.txt").write_text("a bird")             # caption without image
+    (folder / "pets/dog.txt").unlink()  # image without caption
+    (folder / "bird.txt").write_text("a bird")  # caption without image
     shutil.copy(datasets_dir / "broken/truncated.jpg", folder / "zebra.jpg")
     (folder / "zebra.txt").write_text("a zebra")
     with pytest.raises(InputError, match="caption without an image") as e:
@@ -36,7 +38,9 @@ def test_folder_bad_records(it, datasets_dir, tmp_path):
     stream = read_dataset("folder", folder, on_error="skip")
     assert [p.id for p in stream] == ["cat", "zebra"]  # "exists" does not decode
     assert [(s[0].rsplit("/", 1)[-1], s[2].split(":")[0]) for s in stream.skipped] == [
-        ("bird.txt", "caption without an image"), ("dog.jpg", "image without a caption")]
+        ("bird.txt", "caption without an image"),
+        ("dog.jpg", "image without a caption"),
+    ]
     stream = read_dataset("folder", folder, on_error="skip", check_images="decode")
     assert [p.id for p in stream] == ["cat"]
     assert any("zebra.jpg: cannot decode image" in s[2] for s in stream.skipped)
@@ -46,17 +50,21 @@ def test_folder_bad_records(it, datasets_dir, tmp_path):
 
 def test_manifest(it):
     pairs = list(read_dataset("image-text-jsonl", it / "manifest.jsonl", check_images="decode"))
-    assert [(p.id, p.image.path) for p in pairs] == [("cat-1", it / "folder/cat.png"),
-                                                    ("dog-1", it / "folder/pets/dog.jpg")]
+    assert [(p.id, p.image.path) for p in pairs] == [
+        ("cat-1", it / "folder/cat.png"),
+        ("dog-1", it / "folder/pets/dog.jpg"),
+    ]
     assert pairs[0].extra == {"license": "CC0"}
 
 
 def test_manifest_custom_keys_and_bad_lines(it, tmp_path):
     m = tmp_path / "pairs.jsonl"
-    m.write_text('{"file": "cat.png", "caption": " a cat "}\n'
-                 '{"file": "missing.png", "caption": "gone"}\n'
-                 "this is not json\n"
-                 '{"file": "cat.png"}\n')
+    m.write_text(
+        '{"file": "cat.png", "caption": " a cat "}\n'
+        '{"file": "missing.png", "caption": "gone"}\n'
+        "this is not json\n"
+        '{"file": "cat.png"}\n'
+    )
     opts = {"image_key": "file", "text_key": "caption", "images_dir": it / "folder"}
     with pytest.raises(InputError, match="example 2: image not found: .*missing.png") as e:
         list(read_dataset("jsonl-manifest", m, **opts))
@@ -65,8 +73,10 @@ def test_manifest_custom_keys_and_bad_lines(it, tmp_path):
     pairs = list(stream)
     assert [(p.id, p.text) for p in pairs] == [("1", "a cat")]
     assert [(line, reason.split(": ", 1)[1][:20]) for _, line, reason, _ in stream.skipped] == [
-        (2, "image not found: " + str(it / "folder/missing.png")[:3]), (3, "Expecting value (col"),
-        (4, "missing field 'capti")]
+        (2, "image not found: " + str(it / "folder/missing.png")[:3]),
+        (3, "Expecting value (col"),
+        (4, "missing field 'capti"),
+    ]
 
 
 def test_webdataset_patterns(it):
@@ -76,7 +86,11 @@ def test_webdataset_patterns(it):
     assert [p.text for p in both] == ["a red square", "a green square", "a blue square", "a yellow square"]
     assert [p.text for p in read_dataset("tar-shards", it / "shards")] == [p.text for p in both]
     img = both[1].image
-    assert (img.path, img.member, img.data is not None) == (it / "shards/shard-000000.tar", "000001.png", True)
+    assert (img.path, img.member, img.data is not None) == (
+        it / "shards/shard-000000.tar",
+        "000001.png",
+        True,
+    )
     assert img.open().getpixel((1, 1)) == (0, 255, 0)
     assert both[3].extra == {"shard": "shard-000001.tar"}
 
@@ -93,23 +107,39 @@ def _shard(path, members, compress=False):
 
 def test_webdataset_bad_samples(it, datasets_dir, tmp_path):
     jpg = (datasets_dir / "coco/val2017/000000000139.jpg").read_bytes()
-    _shard(tmp_path / "shard-000000.tar", [
-        ("a/x1.jpg", jpg), ("a/x1.txt", b"ok one"),
-        ("a/x2.jpg", jpg),                                      # no caption
-        ("a/x3.txt", b"no image"),                              # no image
-        ("a/x4.jpg", jpg), ("a/x4.json", b"{broken"),           # caption file is not JSON
-        ("a/x5.jpg", (datasets_dir / "broken/truncated.jpg").read_bytes()), ("a/x5.txt", b"truncated"),
-        ("a/x6.seg.png", b"not read as the image"), ("a/x6.jpg", jpg), ("a/x6.json", b'{"caption": "ok six"}'),
-    ])
+    _shard(
+        tmp_path / "shard-000000.tar",
+        [
+            ("a/x1.jpg", jpg),
+            ("a/x1.txt", b"ok one"),
+            ("a/x2.jpg", jpg),  # no caption
+            ("a/x3.txt", b"no image"),  # no image
+            ("a/x4.jpg", jpg),
+            ("a/x4.json", b"{broken"),  # caption file is not JSON
+            ("a/x5.jpg", (datasets_dir / "broken/truncated.jpg").read_bytes()),
+            ("a/x5.txt", b"truncated"),
+            ("a/x6.seg.png", b"not read as the image"),
+            ("a/x6.jpg", jpg),
+            ("a/x6.json", b'{"caption": "ok six"}'),
+        ],
+    )
     with pytest.raises(InputError, match="sample a/x2: no caption") as e:
         list(read_dataset("webdataset", tmp_path / "shard-000000.tar"))
     assert e.value.path == str(tmp_path / "shard-000000.tar")
-    stream = read_dataset("webdataset", tmp_path / "shard-{000000..000001}.tar", on_error="skip",
-                          check_images="decode")
-    assert [(p.id, p.text, p.image.member) for p in stream] == [("a/x1", "ok one", "a/x1.jpg"),
-                                                                ("a/x6", "ok six", "a/x6.jpg")]
+    stream = read_dataset(
+        "webdataset", tmp_path / "shard-{000000..000001}.tar", on_error="skip", check_images="decode"
+    )
+    assert [(p.id, p.text, p.image.member) for p in stream] == [
+        ("a/x1", "ok one", "a/x1.jpg"),
+        ("a/x6", "ok six", "a/x6.jpg"),
+    ]
     reasons = [s[2] for s in stream.skipped]
-    assert [r.split(":")[0] for r in reasons[:4]] == ["sample a/x2", "sample a/x3", "sample a/x4", "sample a/x5"]
+    assert [r.split(":")[0] for r in reasons[:4]] == [
+        "sample a/x2",
+        "sample a/x3",
+        "sample a/x4",
+        "sample a/x5",
+    ]
     assert "cannot decode image" in reasons[3] and reasons[4] == "shard not found"
 
 

@@ -30,14 +30,25 @@ def test_openbookqa_main_and_additional(datasets_dir):
     assert add[0].choices == main[0].choices
 
 
-@pytest.mark.parametrize(("line", "match"), [
-    ('{"id": "q1", "question": {"stem": "?", "choices": [{"label": "A", "text": "x"}]}, "answerKey": "B"}',
-     r"question q1: answerKey 'B' is not one of the choice labels \['A'\]"),
-    ('{"id": "q1", "question": {"stem": "?", "choices": []}, "answerKey": "A"}', "choices should be a non-empty"),
-    ('{"id": "q1", "question": {"choices": [{"label": "A", "text": "x"}]}}', "question q1: missing field 'stem'"),
-    ('{"id": "q1", "question": "What?"}', "field 'question' should be dict"),
-    ('{"id": "q1", "question": {"stem": "?", "choices": [{"label": "A", "text": "x"},', "not JSON"),
-])
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        (
+            '{"id": "q1", "question": {"stem": "?", "choices": [{"label": "A", "text": "x"}]}, "answerKey": "B"}',
+            r"question q1: answerKey 'B' is not one of the choice labels \['A'\]",
+        ),
+        (
+            '{"id": "q1", "question": {"stem": "?", "choices": []}, "answerKey": "A"}',
+            "choices should be a non-empty",
+        ),
+        (
+            '{"id": "q1", "question": {"choices": [{"label": "A", "text": "x"}]}}',
+            "question q1: missing field 'stem'",
+        ),
+        ('{"id": "q1", "question": "What?"}', "field 'question' should be dict"),
+        ('{"id": "q1", "question": {"stem": "?", "choices": [{"label": "A", "text": "x"},', "not JSON"),
+    ],
+)
 def test_bad_lines(datasets_dir, tmp_path, line, match):
     good = (datasets_dir / "commonsenseqa/train_rand_split.jsonl").read_text().splitlines()
     bad = tmp_path / "dev_rand_split.jsonl"

@@ -13,7 +13,9 @@ def vg(datasets_dir):
 
 
 def test_scene_graphs_id_and_inline_variants(vg):
-    graphs = list(read_dataset("visual-genome", vg / "scene_graphs.json", images_dir=vg, check_images="decode"))
+    graphs = list(
+        read_dataset("visual-genome", vg / "scene_graphs.json", images_dir=vg, check_images="decode")
+    )
     assert all(isinstance(g, SceneGraph) for g in graphs)
     first, second = graphs
     # id references

@@ -19,8 +19,10 @@ ANNOTATIONS = "v2_mscoco_train2014_annotations.json"
 
 def test_annotations_path_convention(tmp_path):
     assert annotations_path_for(tmp_path / QUESTIONS).name == ANNOTATIONS
-    assert annotations_path_for(tmp_path / "OpenEnded_mscoco_val2014_questions.json").name == \
-        "mscoco_val2014_annotations.json"
+    assert (
+        annotations_path_for(tmp_path / "OpenEnded_mscoco_val2014_questions.json").name
+        == "mscoco_val2014_annotations.json"
+    )
 
 
 def test_vqav2(vqav2):
@@ -29,7 +31,11 @@ def test_vqav2(vqav2):
     assert [e.question_id for e in exs] == [9000, 9001, 25000]
     count, colour, yes = exs
     assert count.answers == ["2", "2", "2", "two", "2", "3", "2", "2", "1", "2"]
-    assert (count.answer_type, count.question_type, count.multiple_choice_answer) == ("number", "how many", "2")
+    assert (count.answer_type, count.question_type, count.multiple_choice_answer) == (
+        "number",
+        "how many",
+        "2",
+    )
     assert count.extra["answer_confidence"][8] == "no"
     assert count.image.path == vqav2 / "train2014/COCO_train2014_000000000009.jpg"
     assert yes.image.open().size == (6, 8)
@@ -78,10 +84,16 @@ def test_vqav2_image_that_fails_to_decode(vqav2, datasets_dir, tmp_path):
     images = tmp_path / "train2014"
     shutil.copytree(vqav2 / "train2014", images)
     shutil.copy(datasets_dir / "broken/truncated.jpg", images / "COCO_train2014_000000000025.jpg")
-    assert len(list(read_dataset("vqav2", vqav2 / QUESTIONS, images_dir=images))) == 3  # "exists" does not decode
-    with pytest.raises(InputError, match="question_id 25000: .*COCO_train2014_000000000025.jpg: cannot decode"):
+    assert (
+        len(list(read_dataset("vqav2", vqav2 / QUESTIONS, images_dir=images))) == 3
+    )  # "exists" does not decode
+    with pytest.raises(
+        InputError, match="question_id 25000: .*COCO_train2014_000000000025.jpg: cannot decode"
+    ):
         list(read_dataset("vqav2", vqav2 / QUESTIONS, images_dir=images, check_images="decode"))
-    stream = read_dataset("vqav2", vqav2 / QUESTIONS, images_dir=images, check_images="decode", on_error="skip")
+    stream = read_dataset(
+        "vqav2", vqav2 / QUESTIONS, images_dir=images, check_images="decode", on_error="skip"
+    )
     assert [e.question_id for e in stream] == [9000, 9001] and len(stream.skipped) == 1
 
 
@@ -99,14 +111,22 @@ def test_okvqa(datasets_dir):
 
 def test_aokvqa(datasets_dir):
     d = datasets_dir / "aokvqa"
-    exs = list(read_dataset("a-okvqa", d / "aokvqa_v1p0_val.json", images_dir=d / "val2017", check_images="decode"))
+    exs = list(
+        read_dataset("a-okvqa", d / "aokvqa_v1p0_val.json", images_dir=d / "val2017", check_images="decode")
+    )
     assert [e.question_id for e in exs] == ["22jbM6gDxdaMaunuzgrsBB", "2B8B6hdeTF3t7PYB9yYsFt"]
     ex = exs[0]
     assert ex.choices == ["sleep", "stand up", "swim", "fly"] and ex.correct_choice == 1
-    assert len(ex.answers) == 10 and ex.accuracy("stand up") == 1.0 and ex.accuracy("get up") == pytest.approx(0.6)
+    assert (
+        len(ex.answers) == 10
+        and ex.accuracy("stand up") == 1.0
+        and ex.accuracy("get up") == pytest.approx(0.6)
+    )
     assert len(ex.rationales) == 3 and ex.extra == {"split": "val", "difficult_direct_answer": False}
     assert exs[1].image.path == d / "val2017/000000000285.jpg"
-    test = list(read_dataset("aokvqa", d / "aokvqa_v1p0_test.json", image_template="{split}2017/{image_id:012d}.jpg"))
+    test = list(
+        read_dataset("aokvqa", d / "aokvqa_v1p0_test.json", image_template="{split}2017/{image_id:012d}.jpg")
+    )
     assert test[0].answers == [] and test[0].correct_choice is None and len(test[0].choices) == 4
     assert test[0].image.key == "test2017/000000000139.jpg"
 
