@@ -88,8 +88,8 @@ class CandidateGenerator:
         run = (
             (lambda texts: self.nlp.pipe(texts, batch_size=1024))
             if self.lemma is not None
-            else (lambda texts: self.nlp.tokenizer.pipe(texts, batch_size=1024))
-        )  # type: ignore[union-attr]
+            else (lambda texts: self.nlp.tokenizer.pipe(texts, batch_size=1024))  # type: ignore[union-attr]
+        )
         # "ice cream" also matches "ice-cream", which spaCy splits into ice - cream
         multi = [f for f in self.forms if " " in f]
         hyphenated = dict(zip(multi, run([f.replace(" ", "-") for f in multi])))
