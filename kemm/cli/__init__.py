@@ -30,6 +30,9 @@ def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debu
         handlers=[RichHandler(console=console, show_path=False, show_time=False)],
         force=True,
     )
+    # spaCy (through a handler of its own: every line twice) and faiss log their set-up at INFO
+    for noisy in ("spacy", "faiss.loader"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _register_subcommands() -> None:
