@@ -106,3 +106,13 @@ def test_bad_input(kg_dir, tmp_path, fixtures):
         train_kge(kg_dir, tmp_path / "r1", cfg(epochs=1))
     with pytest.raises(KemmError, match="differs"):
         train_kge(kg_dir, tmp_path / "r1", cfg(epochs=2, lr=0.1), resume=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("model", ["transe", "rotate", "rgcn"])
+def test_trains_on_cuda(kg_dir, tmp_path, model):
+    kw = {"dim": 16} if model != "rgcn" else {"dim": 16, "num_bases": 2}
+    res = train_kge(kg_dir, tmp_path / "gpu", cfg(model=model, model_kwargs=kw, device="cuda"))
+    hist = res.training.history
+    assert hist[-1]["loss"] < hist[0]["loss"]
