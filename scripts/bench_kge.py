@@ -233,17 +233,37 @@ def _transe_adapter(ent, rel, p: int, normalize: bool):
     return Adapter()
 
 
-def run_pyg(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
+def _baseline_data(ds: str, cache: Path, seed: int):
+    """Seeded torch, the KG, its train triples as a tensor and the filter set (train + valid + test)."""
     import numpy as np
     import torch
-    from torch_geometric.nn.kge import TransE
-
-    from kemm.embeddings.evaluation import evaluate
 
     torch.manual_seed(seed)
     kg = kemm_kg(ds, cache)
     train = torch.from_numpy(kg.split("train").astype(np.int64))
     known = np.concatenate([kg.split(s) for s in ("train", "valid", "test")]).astype(np.int64)
+    return kg, train, known
+
+
+def _evaluate_transe(kg, known, ent, rel, train_s: float, num_train: int) -> dict:
+    """Filtered evaluation of raw TransE tables with kemm's evaluator (the same for every library)."""
+    from kemm.embeddings.evaluation import evaluate
+
+    res = evaluate(_transe_adapter(ent, rel, 1, True), kg.split("test"), known)
+    return {
+        "train_seconds": train_s,
+        "num_train": num_train,
+        "mrr": res.mrr,
+        "hits_at_10": res.both.hits_at_10,
+        "eval_seconds": res.seconds,
+    }
+
+
+def run_pyg(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
+    import torch
+    from torch_geometric.nn.kge import TransE
+
+    kg, train, known = _baseline_data(ds, cache, seed)
     h = SHALLOW
     m = TransE(kg.num_entities, kg.num_relations, hidden_channels=h["dim"], margin=h["margin"], p_norm=1.0)
     loader = m.loader(
@@ -261,30 +281,17 @@ def run_pyg(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
             m.loss(hh, rr, tt).backward()
             opt.step()
     train_s = time.perf_counter() - t0
-    with torch.no_grad():
-        ad = _transe_adapter(m.node_emb.weight.detach(), m.rel_emb.weight.detach(), 1, True)
-    res = evaluate(ad, kg.split("test"), known)
-    return {
-        "train_seconds": train_s,
-        "num_train": len(train),
-        "mrr": res.mrr,
-        "hits_at_10": res.both.hits_at_10,
-        "eval_seconds": res.seconds,
-    }
+    return _evaluate_transe(
+        kg, known, m.node_emb.weight.detach(), m.rel_emb.weight.detach(), train_s, len(train)
+    )
 
 
 def run_bare(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
     """A bare PyTorch TransE loop: the floor any framework overhead is measured against."""
-    import numpy as np
     import torch
     import torch.nn.functional as F
 
-    from kemm.embeddings.evaluation import evaluate
-
-    torch.manual_seed(seed)
-    kg = kemm_kg(ds, cache)
-    train = torch.from_numpy(kg.split("train").astype(np.int64))
-    known = np.concatenate([kg.split(s) for s in ("train", "valid", "test")]).astype(np.int64)
+    kg, train, known = _baseline_data(ds, cache, seed)
     h = SHALLOW
     ent = torch.nn.Embedding(kg.num_entities, h["dim"])
     rel = torch.nn.Embedding(kg.num_relations, h["dim"])
@@ -314,15 +321,7 @@ def run_bare(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
             loss.backward()
             opt.step()
     train_s = time.perf_counter() - t0
-    ad = _transe_adapter(ent.weight.detach(), rel.weight.detach(), 1, True)
-    res = evaluate(ad, kg.split("test"), known)
-    return {
-        "train_seconds": train_s,
-        "num_train": len(train),
-        "mrr": res.mrr,
-        "hits_at_10": res.both.hits_at_10,
-        "eval_seconds": res.seconds,
-    }
+    return _evaluate_transe(kg, known, ent.weight.detach(), rel.weight.detach(), train_s, len(train))
 
 
 WORKERS = {"kemm": run_kemm, "pykeen": run_pykeen, "pyg": run_pyg, "bare": run_bare}
