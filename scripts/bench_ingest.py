@@ -67,7 +67,6 @@ def bench_kemm(path: Path, store_dir: Path | None = None, workers: int = 1) -> d
     t0 = time.perf_counter()
     kg, skipped = ingest([path], workers=workers)
     dt = time.perf_counter() - t0
-    n_statements = kg.num_triples + len(kg.attributes) + sum(1 for x in kg.entities.labels if x)
     out = {
         "seconds": round(dt, 3),
         "triples": kg.num_triples,
@@ -79,7 +78,6 @@ def bench_kemm(path: Path, store_dir: Path | None = None, workers: int = 1) -> d
         "triples_per_s": round(_count_lines(path) / dt),
         "entity_triples_per_s": round(kg.num_triples / dt),
     }
-    del n_statements
     if store_dir is not None:
         kg.save(store_dir)
         del kg

@@ -94,39 +94,29 @@ def run_kemm(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
     known = np.concatenate([kg.split(s) for s in ("train", "valid", "test")]).astype(np.int64)
     if model == "rgcn":
         h = RGCN
-        cfg = TrainConfig(
-            model="rgcn",
-            model_kwargs={
-                "dim": h["dim"],
-                "num_layers": h["num_layers"],
-                "num_bases": h["num_bases"],
-                "dropout": 0.0,
-            },
-            loss="bce",
-            num_negatives=h["num_negatives"],
-            corruption="uniform",
-            lr=h["lr"],
-            batch_size=h["batch_size"],
-            epochs=epochs,
-            seed=seed,
-            tensorboard=False,
-        )
+        model_kwargs = {
+            "dim": h["dim"],
+            "num_layers": h["num_layers"],
+            "num_bases": h["num_bases"],
+            "dropout": 0.0,
+        }
+        loss: dict = {"loss": "bce"}
     else:
         h = SHALLOW
-        kwargs = {"dim": h["dim"]} if model != "transe" else {"dim": h["dim"], "p": 1}
-        cfg = TrainConfig(
-            model=model,
-            model_kwargs=kwargs,
-            loss="margin",
-            loss_kwargs={"margin": h["margin"]},
-            num_negatives=h["num_negatives"],
-            corruption="uniform",
-            lr=h["lr"],
-            batch_size=h["batch_size"],
-            epochs=epochs,
-            seed=seed,
-            tensorboard=False,
-        )
+        model_kwargs = {"dim": h["dim"]} if model != "transe" else {"dim": h["dim"], "p": 1}
+        loss = {"loss": "margin", "loss_kwargs": {"margin": h["margin"]}}
+    cfg = TrainConfig(
+        model=model,
+        model_kwargs=model_kwargs,
+        num_negatives=h["num_negatives"],
+        corruption="uniform",
+        lr=h["lr"],
+        batch_size=h["batch_size"],
+        epochs=epochs,
+        seed=seed,
+        tensorboard=False,
+        **loss,
+    )
     torch.manual_seed(seed)
     graph = (torch.from_numpy(train[:, [0, 2]].T.copy()), torch.from_numpy(train[:, 1].copy()))
     m = build_model(cfg.model, kg.num_entities, kg.num_relations, graph=graph, **cfg.model_kwargs)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from kemm.embeddings.base import register_model
 from kemm.embeddings.shallow import ShallowModel
@@ -17,13 +16,10 @@ class DistMultConfig:
 
     Attributes:
         dim: embedding width (default 128).
-        normalize_entities: L2-normalise entity vectors before scoring (PyKEEN's default entity
-            constraint for DistMult; default False).
         sparse: sparse gradients for the lookup tables; pair with ``SparseAdam`` on large graphs.
     """
 
     dim: int = 128
-    normalize_entities: bool = False
     sparse: bool = False
 
 
@@ -31,15 +27,11 @@ class DistMultConfig:
 class DistMult(ShallowModel):
     config_class = DistMultConfig
 
-    def _entity_rows(self, idx: torch.Tensor | None = None) -> torch.Tensor:
-        e = super()._entity_rows(idx)
-        return F.normalize(e, dim=-1) if self.config.normalize_entities else e
-
     def interaction(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return (h * r * t).sum(-1)
 
     def score_t(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        return (self._entity_rows(h) * self.relation(r)) @ self._entity_rows().T  # (B, N)
+        return (self.entity(h) * self.relation(r)) @ self.entity.weight.T  # (B, N)
 
     def score_h(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return (self._entity_rows(t) * self.relation(r)) @ self._entity_rows().T  # (B, N): symmetric
+        return (self.entity(t) * self.relation(r)) @ self.entity.weight.T  # (B, N): symmetric

@@ -71,16 +71,6 @@ class KGBuilder:
             self._split_names.append(split)
         return self._split_names.index(split)
 
-    def add_triple(self, h: int, r: int, t: int, weight: float | None = None, split: str = NO_SPLIT) -> None:
-        self._h.append(h)
-        self._r.append(r)
-        self._t.append(t)
-        if weight is not None and not self._has_weights:
-            self._start_weights()
-        if self._has_weights:
-            self._w.append(1.0 if weight is None else weight)
-        self._split.append(self._split_code(split))
-
     def add_triples(
         self,
         heads: Iterable[int],
@@ -111,9 +101,10 @@ class KGBuilder:
         self._split.extend([self._split_code(split)] * n)
         return n
 
-    def _start_weights(self, upto: int | None = None) -> None:
+    def _start_weights(self, upto: int) -> None:
+        """Weights begin part-way: the ``upto`` triples added before had weight 1."""
         self._has_weights = True
-        self._w.extend([1.0] * (len(self._h) if upto is None else upto))
+        self._w.extend([1.0] * upto)
 
     # -- literals -------------------------------------------------------------------------
     def add_attribute(

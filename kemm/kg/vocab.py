@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kemm.errors import KemmError
@@ -76,11 +75,6 @@ class Vocabulary:
     def label(self, i: int) -> str:
         """Label of item ``i``, falling back to a readable form of its key."""
         return self.labels[i] or local_name(self.keys[i])
-
-    def names_of(self, i: int) -> list[str]:
-        names = [self.label(i)]
-        names.extend(text for j, text, _ in self.aliases if j == i)
-        return names
 
     def lookup(self, name: str) -> list[int]:
         """Ids whose key, label or alias equals ``name`` (labels and aliases case-insensitively)."""
@@ -176,8 +170,3 @@ class VocabularyBuilder:
 
 def _primary(lang: str) -> str:
     return lang.split("-", 1)[0].lower()
-
-
-def merge_aliases(rows: Iterable[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
-    """Drop duplicate alias rows, keeping first-seen order."""
-    return list(dict.fromkeys(rows))
