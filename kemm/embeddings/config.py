@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kemm.errors import InputError, KemmError
+from kemm import config
+from kemm.errors import KemmError
 
 
 @dataclass
@@ -77,32 +76,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | Path | None = None) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise InputError(
-                f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}", source
-            )
-        try:
-            return cls(**data)
-        except TypeError as e:
-            raise InputError(str(e), source) from None
+        """Checked construction: unknown keys and values of the wrong type name key and file."""
+        return config.from_dict(cls, data, source)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
-        path = Path(path)
-        if not path.exists():
-            raise KemmError(f"{path}: no such config file")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            line = getattr(getattr(e, "problem_mark", None), "line", None)
-            raise InputError(
-                f"invalid YAML: {getattr(e, 'problem', e)}", path, line + 1 if line is not None else None
-            ) from None
-        if not isinstance(data, dict):
-            raise InputError("expected a mapping of training options at the top level", path)
-        return cls.from_dict(data, path)
+        return config.from_yaml(cls, path)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
