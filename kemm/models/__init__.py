@@ -1,0 +1,1 @@
+"""Vision-language transformers with pluggable knowledge fusion."""

@@ -1,0 +1,133 @@
+"""The interface every knowledge fusion module implements, and the fusion registry.
+
+An architecture runs its transformer stack layer by layer. Before the first layer it calls
+:meth:`FusionModule.begin` (a module may extend the sequence here: ``tokens`` appends entity
+tokens), and after layer ``i`` it calls :meth:`FusionModule.after_layer` with the hidden states
+of the stream being fused. A module changes the hidden states at the layers it is configured for
+and returns them unchanged elsewhere. ``fusion: none`` is a module too, so the baseline runs the
+same code path.
+
+Shapes:
+    hidden: (B, T, D) hidden states of one stream; ``ctx.attention_mask`` (B, T), 1 = attend.
+    ``ctx.layout`` says where text tokens, image patches, object regions and knowledge tokens
+    sit along T; a text mention's tokens are at ``layout.text.start + mention_start`` ...
+    ``layout.text.start + mention_end``, an object region at ``layout.regions.start + region``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from kemm.models.knowledge import KnowledgeBatch
+from kemm.registry import Registry
+
+
+@dataclass
+class SequenceLayout:
+    """Positions of each modality along the sequence of one stream (``None``: absent)."""
+
+    text: slice | None = None
+    patches: slice | None = None
+    regions: slice | None = None
+    knowledge: slice | None = None
+
+    @property
+    def length(self) -> int:
+        return max([s.stop for s in (self.text, self.patches, self.regions, self.knowledge) if s] + [0])
+
+
+@dataclass
+class FusionContext:
+    """What a fusion module sees besides the hidden states.
+
+    Attributes:
+        knowledge: the batch's linked mentions, candidates and subgraphs.
+        entities: maps entity ids (any shape, -1 = none) to vectors ``(..., entity_dim)``
+            (a :class:`kemm.models.entities.EntityEmbeddings`: KGE vectors, frozen or fine-tuned).
+        layout: where each modality sits in the stream's sequence.
+        attention_mask: ``(B, T)`` of the stream; a module that extends the sequence updates it
+            (and ``layout``) in :meth:`FusionModule.begin`.
+        extras: outputs a fusion module leaves for heads and losses, e.g. ``"graph_pooled"``
+            ``(B, D)`` (``gnn``) or ``"linking_scores"`` ``(B, M, C+1)`` (``knowbert``).
+    """
+
+    knowledge: KnowledgeBatch
+    entities: nn.Module
+    layout: SequenceLayout
+    attention_mask: torch.Tensor
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class FusionConfig:
+    """Options every fusion module shares.
+
+    Attributes:
+        layers: host layers (0-based) after which knowledge is fused; empty = the module's default.
+        dropout: dropout on the fused knowledge.
+    """
+
+    layers: list[int] = field(default_factory=list)
+    dropout: float = 0.1
+
+
+class FusionModule(nn.Module):
+    """Base class: subclasses set ``config_class`` and override :meth:`begin` / :meth:`after_layer`.
+
+    Args:
+        config: an instance of ``config_class``.
+        hidden_size: ``D`` of the host stream; ``entity_dim``: size of ``ctx.entities`` vectors;
+        num_layers: layers of the host stream (for default fusion layers and checks);
+        num_relations: KG relations (for graph modules).
+    """
+
+    config_class: ClassVar[type] = FusionConfig
+    #: set by the registry decorator
+    registered_name: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        config: Any = None,
+        *,
+        hidden_size: int,
+        entity_dim: int,
+        num_layers: int,
+        num_relations: int = 0,
+    ) -> None:
+        super().__init__()
+        self.config = config if config is not None else self.config_class()
+        self.hidden_size = hidden_size
+        self.entity_dim = entity_dim
+        self.num_layers = num_layers
+        self.num_relations = num_relations
+
+    def begin(self, hidden: torch.Tensor, ctx: FusionContext) -> torch.Tensor:
+        """Before the first layer; ``(B, T, D) -> (B, T', D)`` (updating ``ctx`` when T changes)."""
+        return hidden
+
+    def after_layer(self, index: int, hidden: torch.Tensor, ctx: FusionContext) -> torch.Tensor:
+        """After host layer ``index``: ``(B, T, D) -> (B, T, D)``."""
+        return hidden
+
+
+#: the fusion registry: ``fusion: <name>`` in a model config
+FUSION: Registry[type[FusionModule]] = Registry("fusion module", base=FusionModule)
+
+#: keyword arguments an architecture passes itself when it builds a fusion module
+HOST_KWARGS = ("hidden_size", "entity_dim", "num_layers", "num_relations")
+
+
+def build_fusion(spec: str | type | FusionModule, options: dict | None = None, **host: Any) -> FusionModule:
+    """``FUSION.build`` with the host's sizes: ``build_fusion("ernie", {"layers": [1]}, hidden_size=32, ...)``."""
+    import kemm.models.fusion  # noqa: F401 - registers the built-in modules
+
+    return FUSION.build(spec, reserved=HOST_KWARGS, **(options or {}), **host)
+
+
+@FUSION.register("none", aliases=("baseline",))
+class NoFusion(FusionModule):
+    """The baseline: knowledge is ignored; the model runs exactly the code path of the fused ones."""
