@@ -5,7 +5,7 @@ other *known* true tail of ``(h, r)`` (in the filter splits, usually train + val
 removed before ranking (Bordes et al., 2013). Ties get the *realistic* rank, the mean of the
 optimistic rank (``1 + #{score > true}``) and the pessimistic rank (``#{score >= true}``), so a
 model that gives every entity the same score ranks in the middle, not first. The head side is the
-same with ``(e, r, t)``.
+same with ``(e, r, t)``. The rank and metric arithmetic lives in :mod:`kemm.evaluation.metrics`.
 
 Filtering is batched and vectorised: known tails of each ``(h, r)`` and heads of each ``(r, t)``
 sit in sorted key/value arrays; a batch's entries are found with ``searchsorted`` and masked with
@@ -22,6 +22,7 @@ import torch
 
 from kemm.embeddings.base import KGEModel
 from kemm.errors import KemmError
+from kemm.evaluation.metrics import hits_at_k, mean_rank, mrr, realistic_rank
 
 HITS_AT = (1, 3, 10)
 
@@ -46,10 +47,9 @@ class RankMetrics:
 
     @classmethod
     def from_ranks(cls, ranks: np.ndarray) -> RankMetrics:
-        if len(ranks) == 0:
-            return cls(float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), 0)
-        h1, h3, h10 = (float(np.mean(ranks <= k)) for k in HITS_AT)
-        return cls(float(np.mean(1.0 / ranks)), float(np.mean(ranks)), h1, h3, h10, int(len(ranks)))
+        """Metrics of ``ranks (n,)``, computed by :mod:`kemm.evaluation.metrics` (ValueError when empty)."""
+        h1, h3, h10 = (hits_at_k(ranks, k) for k in HITS_AT)
+        return cls(mrr(ranks), mean_rank(ranks), h1, h3, h10, int(len(ranks)))
 
 
 @dataclass
@@ -133,12 +133,8 @@ def filtered_ranks(
     b = torch.arange(len(target), device=scores.device)
     true = scores[b, target].clone()  # (B,)
     scores[rows.to(scores.device), cols.to(scores.device)] = float("-inf")
-    scores[b, target] = float("-inf")
-    greater = (scores > true[:, None]).sum(1)
-    ties = (scores == true[:, None]).sum(1)
-    optimistic = 1 + greater
-    pessimistic = 1 + greater + ties
-    return (optimistic + pessimistic).double() / 2
+    scores[b, target] = true  # the target may be among the known true entities
+    return realistic_rank(scores, target.to(scores.device))
 
 
 @torch.no_grad()
