@@ -25,14 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
+from kemm.data import MultipleChoiceExample, read_dataset
 from kemm.kg import KnowledgeGraph
 from kemm.kg.subgraph import extract_subgraph
 from kemm.linking import EntityLinker, LinkerConfig
-from kemm.linking.grounding import Question, read_questions
 from kemm.utils.io import atomic_write
 
 
-def synthetic_questions(kg: KnowledgeGraph, n: int, choices: int = 5, seed: int = 0) -> list[Question]:
+def synthetic_questions(
+    kg: KnowledgeGraph, n: int, choices: int = 5, seed: int = 0
+) -> list[MultipleChoiceExample]:
     rng = random.Random(seed)
     ents = kg.entities
     pool = [i for i in range(len(ents)) if ents.descriptions[i] and ents.labels[i]]
@@ -43,7 +45,9 @@ def synthetic_questions(kg: KnowledgeGraph, n: int, choices: int = 5, seed: int 
         labels = [ents.labels[i]] + [ents.labels[rng.choice(pool)] for _ in range(choices - 1)]
         rng.shuffle(labels)
         out.append(
-            Question(f"wn-{k}", f"Which is {gloss}?", [(chr(65 + j), t) for j, t in enumerate(labels)])
+            MultipleChoiceExample(
+                f"wn-{k}", f"Which is {gloss}?", labels, [chr(65 + j) for j in range(len(labels))]
+            )
         )
     return out
 
@@ -86,7 +90,7 @@ def main() -> None:
     linker = EntityLinker.from_kg(kg, cfg)
     setup_s = time.perf_counter() - t0
     if args.questions is not None:
-        questions = list(read_questions(args.questions))
+        questions = list(read_dataset("commonsenseqa", args.questions))
         source = str(args.questions)
     else:
         questions = synthetic_questions(kg, -(-args.pairs // 5))
@@ -101,7 +105,7 @@ def main() -> None:
         if pairs_total + n_pairs > args.pairs:
             batch = batch[: max(1, (args.pairs - pairs_total) // max(len(batch[0].choices), 1))]
         t0 = time.perf_counter()
-        texts = [q.stem for q in batch] + [t for q in batch for _, t in q.choices]
+        texts = [q.question for q in batch] + [t for q in batch for t in q.choices]
         res = linker.link_many(texts, batch_size=args.batch_size)
         link_s = time.perf_counter() - t0
         n_pairs = sum(len(q.choices) for q in batch)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from kemm.errors import InputError, KemmError
+from kemm.errors import KemmError
 
 app = typer.Typer(no_args_is_help=True)
 out = Console()
@@ -109,38 +109,18 @@ def image(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Detect objects in IMAGE (or read their detections) and link them to KG entities."""
-    from kemm.linking.detectors import (
-        COCO80,
-        HFDetector,
-        load_image,
-        read_coco_categories,
-        read_coco_detections,
-    )
+    from kemm.linking.detectors import HFDetector, image_detections
     from kemm.linking.objects import LabelMap, ObjectLinker
 
     if (detector is None) == (detections is None):
         raise KemmError("give exactly one of --detector and --detections")
     linker = _linker(kg_dir, pipeline, encoder, dense, None, None, 10_000)
     if detector is not None:
-        img = load_image(image_path)
         labels = [t for t in linker.kg.entities.labels if t]  # text queries of open-vocabulary detectors
-        dets = HFDetector(detector, threshold=threshold, text_queries=labels).detect(img, image_path.name)
+        found = HFDetector(detector, threshold=threshold, text_queries=labels).detect(image_path)
     else:
-        cats, images = read_coco_categories(annotations) if annotations else (COCO80, {})
-        if image_id is None:
-            if image_path.name not in images:
-                where = (
-                    f"the images of {annotations}" if annotations else "no annotation file (give --image-id)"
-                )
-                raise InputError(f"image {image_path.name!r} is not among {where}", image_path)
-            image_id = images[image_path.name]
-        dets = read_coco_detections(
-            detections,
-            cats,
-            image_id=image_id,
-            known_images=list(images.values()) if images else None,
-            threshold=threshold,
-        )
+        found = image_detections(detections, image_path, annotations, image_id=image_id, threshold=threshold)
+    dets = found.objects
     links = ObjectLinker(linker, LabelMap.load(label_map) if label_map else None).link(dets)
     if as_json:
         out.print_json(json.dumps([lk.to_dict() for lk in links]))
@@ -149,11 +129,11 @@ def image(
     for col in ("label", "score", "box x,y,w,h", "entity", "key", "reason"):
         t.add_column(col)
     for lk in links:
-        d = lk.detection
+        d = lk.object
         t.add_row(
             d.label,
-            f"{d.score:.3f}",
-            ",".join(f"{v:.0f}" for v in d.box_xywh),
+            f"{d.score or 0.0:.3f}",
+            ",".join(f"{v:.0f}" for v in (d.box.x, d.box.y, d.box.w, d.box.h)),
             lk.entity_label or "-",
             lk.key or "-",
             lk.reason or "NIL",

@@ -1,66 +1,33 @@
 """Object detections for images: from any Hugging Face detector, or from a COCO results file.
 
-Every adapter yields :class:`Detection` records (label, score, box ``[x, y, w, h]`` in pixels, as
-COCO writes them). :class:`HFDetector` loads any ``AutoModelForObjectDetection`` checkpoint (DETR,
-YOLOS, RT-DETR, Conditional/Deformable DETR, ...) by hub name or local path, and OWL-ViT/OWLv2
-checkpoints as open-vocabulary detectors queried with text (e.g. KG labels).
-:func:`read_coco_detections` reads ``[{"image_id", "category_id", "bbox", "score"}]`` written by
-any detector, with the category names from a COCO annotation file (or the COCO-80 list).
+Both give :class:`kemm.data.ImageAnnotations` whose objects are :class:`kemm.data.ObjectAnnotation`
+records (label, score, COCO ``Box`` in pixels), the types every kemm dataset reader yields.
+:class:`HFDetector` loads any ``AutoModelForObjectDetection`` checkpoint (DETR, YOLOS, RT-DETR,
+Conditional/Deformable DETR, ...) by hub name or local path, and OWL-ViT/OWLv2 checkpoints as
+open-vocabulary detectors queried with text (e.g. KG labels); images are decoded by
+:meth:`kemm.data.ImageRef.open`. :func:`image_detections` reads the detections of one image from a
+COCO results file (``[{"image_id", "category_id", "bbox", "score"}]``) through the ``coco-results``
+reader of :mod:`kemm.data`, with category names from a COCO annotation file or :data:`COCO80`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from kemm.data import Box, ImageAnnotations, ImageRef, ObjectAnnotation, read_dataset
 from kemm.errors import InputError, KemmError
 from kemm.linking.encoder import resolve_model_path
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 logger = logging.getLogger(__name__)
 
 ZERO_SHOT_TYPES = ("owlvit", "owlv2")
-
-
-@dataclass
-class Detection:
-    """One detected object.
-
-    Attributes:
-        label: the class name (or the text query, for open-vocabulary detectors).
-        score: detector confidence in [0, 1].
-        box_xywh: ``[x, y, width, height]`` in pixels, origin at the top-left corner.
-        image_id: the image it was found in (file name, or the COCO image id).
-    """
-
-    label: str
-    score: float
-    box_xywh: tuple[float, float, float, float]
-    image_id: str | int
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["box_xywh"] = [round(float(v), 2) for v in self.box_xywh]
-        return d
-
-
-def load_image(path: str | Path):
-    """An RGB ``PIL.Image``; an unreadable or truncated file raises :class:`InputError` naming it."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("image file not found", path)
-    try:
-        with Image.open(path) as im:
-            im.load()  # decode now: a truncated file fails here, not later
-            return im.convert("RGB")
-    except UnidentifiedImageError as e:
-        raise InputError(f"not an image PIL can read ({e})", path) from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"cannot decode the image, truncated or corrupt ({e})", path) from None
 
 
 class HFDetector:
@@ -114,12 +81,27 @@ class HFDetector:
         self.device = device
         self._torch = torch
 
-    def detect(self, image, image_id: str | int = 0) -> list[Detection]:
-        """Detections in ``image`` (a PIL image or a path)."""
+    def detect(self, image: ImageRef | str | Path, image_id: int | str | None = None) -> ImageAnnotations:
+        """The objects found in ``image`` (a reference or a file path), highest score first.
+
+        ``image_id`` defaults to the image's key (its file name). An unreadable or truncated image
+        raises :class:`InputError` naming the file (from :meth:`ImageRef.open`).
+        """
+        ref = image if isinstance(image, ImageRef) else ImageRef(path=Path(image), key=Path(image).name)
+        pil = ref.open()
+        objects = self.detect_pil(pil)
+        return ImageAnnotations(
+            image_id=image_id if image_id is not None else (ref.key or ref.location),
+            image=ref,
+            objects=objects,
+            width=pil.size[0],
+            height=pil.size[1],
+            source=f"hf-detector:{self.name}",
+        )
+
+    def detect_pil(self, image: Image.Image) -> list[ObjectAnnotation]:
+        """Objects in a decoded RGB image, highest score first."""
         torch = self._torch
-        if not hasattr(image, "size"):
-            image_id = image_id or Path(image).name
-            image = load_image(image)
         w, h = image.size
         target = torch.tensor([[h, w]])
         if self.zero_shot:
@@ -141,86 +123,62 @@ class HFDetector:
             )[0]
             id2label = self.model.config.id2label
             names = [id2label.get(int(i), str(int(i))) for i in res["labels"]]
-        out = []
-        for name, score, (x0, y0, x1, y1) in zip(names, res["scores"].tolist(), res["boxes"].tolist()):
-            out.append(Detection(name, float(score), (x0, y0, x1 - x0, y1 - y0), image_id))
-        out.sort(key=lambda d: -d.score)
+        out = [
+            ObjectAnnotation(box=Box.from_xyxy(*box), label=name, score=float(score))
+            for name, score, box in zip(names, res["scores"].tolist(), res["boxes"].tolist())
+        ]
+        out.sort(key=lambda o: -(o.score or 0.0))
         return out
 
 
-def read_coco_categories(path: str | Path) -> tuple[dict[int, str], dict[str, int]]:
-    """Categories and images of a COCO annotation file: ``({category_id: name}, {file_name: image_id})``."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(f"cannot read COCO annotations: {e}", path) from None
-    if not isinstance(data, dict) or "categories" not in data:
-        raise InputError('not a COCO annotation file: no "categories" list', path)
-    cats = {int(c["id"]): str(c["name"]) for c in data["categories"]}
-    images = {str(im["file_name"]): int(im["id"]) for im in data.get("images", [])}
-    return cats, images
-
-
-def read_coco_detections(
+def image_detections(
     results: str | Path,
-    categories: dict[int, str],
+    image: str | Path,
+    annotations: str | Path | None = None,
     image_id: int | None = None,
-    known_images: Sequence[int] | None = None,
     threshold: float = 0.0,
-) -> list[Detection]:
-    """Detections of a COCO results file (``[{"image_id", "category_id", "bbox", "score"}, ...]``).
+) -> ImageAnnotations:
+    """The detections of one image in a COCO results file, read by the ``coco-results`` reader.
 
     Args:
-        results: the results JSON.
-        categories: category id -> name (from :func:`read_coco_categories` or :data:`COCO80`).
-        image_id: keep only this image; it must occur in the file.
-        known_images: the image ids of the annotation file; a result naming another raises.
+        results: the results JSON (``[{"image_id", "category_id", "bbox", "score"}, ...]``).
+        image: the image file; its name finds the image id in ``annotations`` when ``image_id`` is None.
+        annotations: a COCO annotation file (``categories``, ``images``); without it the categories
+            are :data:`COCO80` and ``image_id`` must be given.
+        image_id: the image's id in the results.
         threshold: drop detections scoring below this.
+
+    Raises :class:`InputError` naming the file (and line) for a bad record, a detection of an image
+    or category the annotation file does not list, or an image with no detection.
     """
+    image = Path(image)
     results = Path(results)
-    try:
-        rows = json.loads(results.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(f"cannot read detections: {e}", results) from None
-    if not isinstance(rows, list):
-        raise InputError("a COCO results file is a JSON list of detections", results)
-    known = set(known_images) if known_images is not None else None
-    out, unknown_images, seen = [], set(), set()
-    for k, row in enumerate(rows):
-        try:
-            img, cat, bbox, score = row["image_id"], int(row["category_id"]), row["bbox"], float(row["score"])
-            x, y, w, h = (float(v) for v in bbox)
-        except (KeyError, TypeError, ValueError) as e:
-            raise InputError(
-                f"detection #{k} needs image_id, category_id, bbox [x,y,w,h] and score ({e})",
-                results,
-                text=json.dumps(row)[:200],
-            ) from None
-        if known is not None and img not in known:
-            unknown_images.add(img)
-            continue
-        seen.add(img)
-        if cat not in categories:
-            raise InputError(
-                f"detection #{k} has category_id {cat}, which the categories do not list", results
-            )
-        if image_id is not None and img != image_id:
-            continue
-        if score >= threshold:
-            out.append(Detection(categories[cat], score, (x, y, w, h), img))
-    if unknown_images:
-        shown = ", ".join(map(str, sorted(unknown_images, key=str)[:10]))
-        raise InputError(
-            f"{len(unknown_images)} image ids of the detections are not in the annotation file's "
-            f"images: {shown}",
-            results,
-        )
-    if image_id is not None and image_id not in seen:
+    if image_id is None and annotations is None:
+        raise InputError("no annotation file to look the image id up in; give the image id", image)
+    stream = read_dataset("coco-results", results, annotations=annotations, check_images="none")
+    found = None
+    seen = []
+    for ann in stream:  # the annotation file's images name the file of each image id
+        seen.append(ann.image_id)
+        if ann.image_id == image_id or (image_id is None and ann.image.key == image.name):
+            found = ann
+    if found is None:
+        which = f"image id {image_id}" if image_id is not None else f"image {image.name!r}"
         shown = ", ".join(map(str, sorted(seen, key=str)[:10])) or "none"
-        raise InputError(f"no detection for image id {image_id}; the file has image ids {shown}", results)
-    out.sort(key=lambda d: -d.score)
-    return out
+        raise InputError(f"no detection for {which}; the file has image ids {shown}", results)
+    objects = []
+    for o in found.objects:
+        if annotations is None:
+            name = COCO80.get(o.category_id) if o.category_id is not None else None
+            if name is None:
+                raise InputError(
+                    f"category_id {o.category_id!r} is not a COCO-80 category; give the annotation file",
+                    results,
+                )
+            o = replace(o, label=name)
+        if (o.score or 0.0) >= threshold:
+            objects.append(o)
+    return replace(found, image=ImageRef(path=image, key=image.name), objects=objects)
 
 
 #: The 80 COCO detection categories by their (non-contiguous) category ids.

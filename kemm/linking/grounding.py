@@ -1,35 +1,25 @@
 """Grounding of multiple-choice questions (CommonsenseQA JSONL) into a KG, as QA-GNN preprocesses them.
 
-Each question stem and each answer choice is linked; each (question, choice) pair gets the pruned
+The questions are read by the ``commonsenseqa`` reader of :mod:`kemm.data` (any registered
+multiple-choice format works through ``dataset=``). Each question stem and each answer choice is linked; each (question, choice) pair gets the pruned
 2-hop subgraph around its seeds (:func:`kemm.kg.subgraph.extract_subgraph`). The output JSONL has
 one record per question. Runs resume: records go to ``<out>.partial`` (appended and flushed per
 batch); ids already there, or in an existing ``<out>``, are skipped; on completion the partial file
 is renamed onto ``<out>`` in one atomic step. Unreadable records are counted and listed in
-``<out>.skipped.tsv``.
+``<out>.skipped.tsv`` (source, line, reason, text: the reader's own messages).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kemm.errors import InputError
+from kemm.data import MultipleChoiceExample, read_dataset
 from kemm.kg.subgraph import extract_subgraph
 from kemm.linking.linker import EntityLinker, LinkResult
-from kemm.utils.io import atomic_write, tsv_escape
-
-
-@dataclass
-class Question:
-    """One multiple-choice question: ``choices`` are ``(label, text)`` pairs."""
-
-    id: str
-    stem: str
-    choices: list[tuple[str, str]]
-    answer: str | None = None
 
 
 @dataclass
@@ -40,28 +30,7 @@ class GroundingStats:
     resumed: int = 0
     skipped: int = 0
     skipped_path: Path | None = None
-    skipped_rows: list[tuple[int, str]] = field(default_factory=list)
-
-
-def read_questions(path: str | Path, skipped: list[tuple[int, str]] | None = None) -> Iterator[Question]:
-    """CommonsenseQA JSONL records; a bad line raises, or is appended to ``skipped`` when given."""
-    path = Path(path)
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                q = rec["question"]
-                choices = [
-                    (str(c.get("label", chr(65 + k))), str(c["text"])) for k, c in enumerate(q["choices"])
-                ]
-                yield Question(str(rec["id"]), str(q["stem"]), choices, rec.get("answerKey"))
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-                msg = f"not a CommonsenseQA record ({type(e).__name__}: {e})"
-                if skipped is None:
-                    raise InputError(msg, path, n, line.strip()) from None
-                skipped.append((n, msg))
+    skipped_rows: list[tuple[str, int | None, str, str]] = field(default_factory=list)
 
 
 def _concepts(res: LinkResult) -> list[dict]:
@@ -79,17 +48,17 @@ def _concepts(res: LinkResult) -> list[dict]:
 
 
 def ground_batch(
-    linker: EntityLinker, questions: list[Question], hops: int = 2, max_nodes: int = 200
+    linker: EntityLinker, questions: list[MultipleChoiceExample], hops: int = 2, max_nodes: int = 200
 ) -> list[dict]:
     """Grounded records of a batch of questions (one ``link_many`` call for all their texts)."""
-    texts = [q.stem for q in questions] + [t for q in questions for _, t in q.choices]
+    texts = [q.question for q in questions] + [t for q in questions for t in q.choices]
     results = linker.link_many(texts)
     qres, cres = results[: len(questions)], iter(results[len(questions) :])
     records = []
     for q, qr in zip(questions, qres):
         seeds = qr.entity_ids
         choices = []
-        for label, text in q.choices:
+        for label, text in zip(q.labels, q.choices):
             cr = next(cres)
             g = extract_subgraph(linker.kg, seeds, cr.entity_ids, hops=hops, max_nodes=max_nodes)
             choices.append(
@@ -107,9 +76,9 @@ def ground_batch(
         records.append(
             {
                 "id": q.id,
-                "answerKey": q.answer,
+                "answerKey": q.answer_label,
                 "question": {
-                    "stem": q.stem,
+                    "stem": q.question,
                     "concepts": _concepts(qr),
                     **({"reason": qr.reason} if qr.reason else {}),
                 },
@@ -145,8 +114,13 @@ def ground_file(
     max_nodes: int = 200,
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
+    dataset: str = "commonsenseqa",
 ) -> GroundingStats:
-    """Ground every question of ``questions`` into ``out`` (JSONL); resumable, atomic on completion."""
+    """Ground every question of ``questions`` into ``out`` (JSONL); resumable, atomic on completion.
+
+    ``dataset`` is the :func:`kemm.data.read_dataset` format of ``questions`` (``commonsenseqa``,
+    ``openbookqa``); bad records are skipped and listed, with the reader's file:line messages.
+    """
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -156,19 +130,22 @@ def ground_file(
     if partial.exists() and good < partial.stat().st_size:
         with open(partial, "r+b") as f:
             f.truncate(good)  # drop a line torn by an interrupted run
-    stats = GroundingStats(skipped_path=out.with_name(out.name + ".skipped.tsv"))
+    skipped_path = out.with_name(out.name + ".skipped.tsv")
+    stats = GroundingStats(skipped_path=skipped_path)
+    stream = read_dataset(dataset, questions, on_error="skip")
+    stats.skipped_rows = stream.skipped
     seen = 0
     with open(partial, "a", encoding="utf-8") as sink:
 
-        def flush(batch: list[Question]) -> None:
+        def flush(batch: list[MultipleChoiceExample]) -> None:
             for rec in ground_batch(linker, batch, hops=hops, max_nodes=max_nodes):
                 sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
             sink.flush()
             os.fsync(sink.fileno())
             stats.written += len(batch)
 
-        batch: list[Question] = []
-        for q in read_questions(questions, skipped=stats.skipped_rows):
+        batch: list[MultipleChoiceExample] = []
+        for q in stream:
             seen += 1
             if q.id in done:
                 stats.resumed += 1
@@ -186,8 +163,6 @@ def ground_file(
         progress(seen + len(stats.skipped_rows))
     stats.skipped = len(stats.skipped_rows)
     if stats.skipped:
-        with atomic_write(out.with_name(out.name + ".skipped.tsv")) as fh:
-            fh.write("line\treason\n")
-            fh.writelines(f"{n}\t{tsv_escape(msg)}\n" for n, msg in stats.skipped_rows)
+        stream.write_skipped(skipped_path)
     os.replace(partial, out)
     return stats

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kemm.data import ObjectAnnotation
 from kemm.errors import InputError
-from kemm.linking.detectors import Detection
 from kemm.linking.linker import EntityLink, EntityLinker, LinkResult
 from kemm.utils.io import atomic_write
 
@@ -127,17 +127,20 @@ def read_vocabulary(path: str | Path) -> list[str]:
 
 @dataclass
 class ObjectLink:
-    """A detection and the entity its label links to (``None`` when none)."""
+    """An object (detection or annotation) and the entity its label links to (``None`` when none)."""
 
-    detection: Detection
+    object: ObjectAnnotation
     entity_id: int | None
     key: str | None
     entity_label: str | None
     reason: str | None
 
     def to_dict(self) -> dict:
+        o = self.object
         return {
-            **self.detection.to_dict(),
+            "label": o.label,
+            "score": o.score,
+            "box_xywh": [round(v, 2) for v in (o.box.x, o.box.y, o.box.w, o.box.h)],
             "entity_id": self.entity_id,
             "key": self.key,
             "entity_label": self.entity_label,
@@ -146,20 +149,31 @@ class ObjectLink:
 
 
 class ObjectLinker:
-    """Links detections to entities: through a label map when the label is in it, else the text linker."""
+    """Links objects to entities: the object's own KG key when it has one in this KG (the bundled
+    benchmark's categories, reason ``dataset``), else through a label map when the label is in it,
+    else the text linker."""
 
     def __init__(self, linker: EntityLinker, label_map: LabelMap | None = None) -> None:
         self.linker = linker
         self.label_map = label_map
 
-    def link(self, detections: Sequence[Detection]) -> list[ObjectLink]:
-        index = self.linker.kg.entities.index
+    def link(self, objects: Sequence[ObjectAnnotation]) -> list[ObjectLink]:
+        ents = self.linker.kg.entities
+        index = ents.index
         todo = sorted(
-            {d.label for d in detections if self.label_map is None or self.label_map.get(d.label) is None}
+            {
+                o.label
+                for o in objects
+                if o.entity not in index and (self.label_map is None or self.label_map.get(o.label) is None)
+            }
         )
         extra = build_label_map(self.linker, todo) if todo else LabelMap()
         out = []
-        for d in detections:
+        for d in objects:
+            if d.entity is not None and d.entity in index:
+                e = index[d.entity]
+                out.append(ObjectLink(d, e, d.entity, ents.label(e), "dataset"))
+                continue
             entry = (self.label_map.get(d.label) if self.label_map is not None else None) or extra.get(
                 d.label
             )

@@ -80,7 +80,9 @@ def test_link_image_from_coco_detections(kg_dir, tmp_path):
         "none",
         ok=False,
     )
-    assert bad.exit_code != 0 and "not in the annotation file" in str(bad.exception)
+    assert bad.exit_code != 0 and "dets.json:1: detection (image_id 4): image_id is not in" in str(
+        bad.exception
+    )
 
 
 def test_link_image_with_a_detector(kg_dir, tmp_path):

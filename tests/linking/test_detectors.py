@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from kemm.errors import InputError, KemmError
-from kemm.linking.detectors import COCO80, HFDetector, load_image, read_coco_categories, read_coco_detections
+from kemm.linking.detectors import COCO80, HFDetector, image_detections
 from tests.linking.conftest import make_tiny_yolos
 
 
@@ -70,20 +70,21 @@ def image_file(tmp_path):
 
 
 def test_hf_detector_from_local_tiny_checkpoint(tiny_yolos_dir, image_file):
-    dets = HFDetector(str(tiny_yolos_dir), threshold=0.0).detect(image_file)
+    found = HFDetector(str(tiny_yolos_dir), threshold=0.0).detect(image_file)
+    assert (found.image_id, found.width, found.height) == ("kitchen.png", 80, 48)
+    dets = found.objects
     assert len(dets) == 5  # one per detection token
     for d in dets:
-        assert d.label in ("apple", "knife") and 0.0 <= d.score <= 1.0 and d.image_id == "kitchen.png"
-        x, y, w, h = d.box_xywh
-        assert w >= 0 and h >= 0 and -1 <= x <= 81 and -1 <= y <= 49
+        assert d.label in ("apple", "knife") and 0.0 <= d.score <= 1.0
+        assert d.box.w >= 0 and d.box.h >= 0 and -1 <= d.box.x <= 81 and -1 <= d.box.y <= 49
     assert [d.score for d in dets] == sorted((d.score for d in dets), reverse=True)
-    assert HFDetector(str(tiny_yolos_dir), threshold=1.01).detect(image_file) == []
+    assert HFDetector(str(tiny_yolos_dir), threshold=1.01).detect(image_file).objects == []
 
 
 def test_open_vocabulary_detector_with_text_queries(tiny_owlvit_dir, image_file):
     det = HFDetector(str(tiny_owlvit_dir), threshold=0.0, text_queries=["apple", "knife"])
     assert det.zero_shot
-    dets = det.detect(image_file)
+    dets = det.detect(image_file).objects
     assert len(dets) == 4  # (32 / 16) ** 2 patches, one box each
     assert {d.label for d in dets} <= {"apple", "knife"}
     with pytest.raises(KemmError, match="give text queries"):
@@ -95,17 +96,19 @@ def test_missing_detector_is_a_clear_error(tmp_path):
         HFDetector(str(tmp_path / "none"))
 
 
-def test_unreadable_and_truncated_images(tmp_path, image_file):
+def test_unreadable_and_truncated_images(tmp_path, image_file, tiny_yolos_dir):
+    """Images are decoded by ImageRef.open, whose errors name the file."""
+    det = HFDetector(str(tiny_yolos_dir), threshold=0.0)
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"this is not an image")
-    with pytest.raises(InputError, match="bad.jpg: not an image"):
-        load_image(bad)
+    with pytest.raises(InputError, match="bad.jpg: cannot decode image"):
+        det.detect(bad)
     cut = tmp_path / "cut.png"
     cut.write_bytes(image_file.read_bytes()[:300])
-    with pytest.raises(InputError, match="cut.png: cannot decode"):
-        load_image(cut)
-    with pytest.raises(InputError, match="not found"):
-        load_image(tmp_path / "missing.png")
+    with pytest.raises(InputError, match="cut.png: cannot decode image"):
+        det.detect(cut)
+    with pytest.raises(InputError, match="missing.png: image not found"):
+        det.detect(tmp_path / "missing.png")
 
 
 def write_coco(tmp_path, results):
@@ -131,25 +134,37 @@ def test_coco_results(tmp_path):
             {"image_id": 7, "category_id": 1, "bbox": [5, 6, 7, 8], "score": 0.2},
         ],
     )
-    cats, images = read_coco_categories(ann)
-    assert images == {"kitchen.png": 7}
-    dets = read_coco_detections(res, cats, image_id=7, known_images=[7], threshold=0.5)
-    assert [(d.label, d.box_xywh, d.image_id) for d in dets] == [("knife", (1.0, 2.0, 3.0, 4.0), 7)]
+    found = image_detections(res, tmp_path / "kitchen.png", ann, threshold=0.5)
+    assert found.image_id == 7 and found.image.path == tmp_path / "kitchen.png"
+    assert [(d.label, d.box.xyxy(), d.score) for d in found.objects] == [("knife", (1.0, 2.0, 4.0, 6.0), 0.9)]
+    # without an annotation file: COCO-80 names, the image id given
+    assert [d.label for d in image_detections(res, tmp_path / "x.jpg", image_id=7).objects] == [
+        "bicycle",
+        "person",
+    ]
 
 
 def test_coco_image_id_mismatch_is_a_clear_error(tmp_path):
     ann, res = write_coco(tmp_path, [{"image_id": 99, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1.0}])
-    cats, images = read_coco_categories(ann)
-    with pytest.raises(InputError, match="image ids of the detections are not in the annotation file.*99"):
-        read_coco_detections(res, cats, known_images=list(images.values()))
-    with pytest.raises(InputError, match="no detection for image id 7"):
-        read_coco_detections(res, cats, image_id=7)
+    with pytest.raises(
+        InputError, match=r"res.json:1: detection \(image_id 99\): image_id is not in .*ann.json"
+    ):
+        image_detections(res, tmp_path / "kitchen.png", ann)
+    with pytest.raises(InputError, match="no detection for image id 7; the file has image ids 99"):
+        image_detections(res, tmp_path / "kitchen.png", image_id=7)
+    with pytest.raises(InputError, match="give the image id"):
+        image_detections(res, tmp_path / "kitchen.png")
 
 
 def test_coco_bad_rows(tmp_path):
     _, res = write_coco(tmp_path, [{"image_id": 7, "bbox": [0, 0, 1, 1], "score": 1.0}])
-    with pytest.raises(InputError, match="detection #0 needs"):
-        read_coco_detections(res, COCO80)
+    with pytest.raises(
+        InputError, match=r"res.json:1: detection \(image_id 7\): needs image_id, category_id"
+    ):
+        image_detections(res, tmp_path / "kitchen.png", image_id=7)
+    _, res = write_coco(tmp_path, [{"image_id": 7, "category_id": 12, "bbox": [0, 0, 1, 1], "score": 1.0}])
+    with pytest.raises(InputError, match="category_id 12 is not a COCO-80 category"):
+        image_detections(res, tmp_path / "kitchen.png", image_id=7)
 
 
 def test_coco80_has_80_categories():

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from kemm.data import read_dataset
 from kemm.errors import InputError
-from kemm.linking.grounding import ground_file, read_questions
+from kemm.linking.grounding import ground_file
 
 QUESTIONS = [
     {
@@ -63,6 +64,12 @@ def test_bad_records_are_counted_and_listed(linker, tmp_path):
     write_jsonl(src, QUESTIONS[:1], extra='{"id": "x"}\nnot json\n')
     stats = ground_file(linker, src, out)
     assert (stats.written, stats.skipped) == (1, 2)
-    assert stats.skipped_path.read_text().splitlines()[1].startswith("2\t")
-    with pytest.raises(InputError, match="q.jsonl:2: not a CommonsenseQA record"):
-        list(read_questions(src))
+    rows = [line.split("\t") for line in stats.skipped_path.read_text().splitlines()]
+    assert rows[0] == ["source", "line", "reason", "text"]
+    assert [(r[1], r[2]) for r in rows[1:]] == [
+        ("2", "question x: missing field 'question'"),
+        ("3", "not JSON: Expecting value (column 1)"),
+    ]
+    # the same reader raises with file and line when not skipping
+    with pytest.raises(InputError, match="q.jsonl:2: question x: missing field 'question'"):
+        list(read_dataset("commonsenseqa", src))

@@ -1,4 +1,4 @@
-from kemm.linking.detectors import Detection
+from kemm.data import Box, ObjectAnnotation
 from kemm.linking.objects import LabelMap, ObjectLinker, build_label_map, read_vocabulary
 from tests.linking.conftest import EX
 
@@ -20,17 +20,20 @@ def test_object_linker_uses_map_then_linker(linker):
     lm = LabelMap({"fruit_thing": build_label_map(linker, ["banana"]).get("banana")})
     lm.entries["fruit_thing"].label = "fruit_thing"
     dets = [
-        Detection("fruit_thing", 0.9, (0, 0, 1, 1), "im"),
-        Detection("knife", 0.8, (0, 0, 2, 2), "im"),
-        Detection("zebra", 0.7, (0, 0, 3, 3), "im"),
+        ObjectAnnotation(Box(0, 0, 1, 1), "fruit_thing", score=0.9),
+        ObjectAnnotation(Box(0, 0, 2, 2), "knife", score=0.8),
+        ObjectAnnotation(Box(0, 0, 3, 3), "zebra", score=0.7),
+        # an object that carries its KG key (as the bundled benchmark's categories do)
+        ObjectAnnotation(Box(0, 0, 4, 4), "some cat", score=0.6, entity=EX + "freezer"),
     ]
     links = ObjectLinker(linker, lm).link(dets)
     assert [(lk.key, lk.reason) for lk in links] == [
         (EX + "banana", "label-map"),
         (EX + "knife", "exact"),
         (None, None),
+        (EX + "freezer", "dataset"),
     ]
-    assert links[0].to_dict()["box_xywh"] == [0, 0, 1, 1]
+    assert links[0].to_dict()["box_xywh"] == [0, 0, 1, 1] and links[0].to_dict()["score"] == 0.9
 
 
 def test_read_vocabulary(tmp_path):
