@@ -176,7 +176,8 @@ class Registry(Generic[T]):
             target: Any = self.get(spec)
             label = f"{self.kind} {self._canonical[normalize_name(spec)]!r}"
         elif inspect.isclass(spec) or inspect.isfunction(spec):
-            target, label = spec, f"{self.kind} {getattr(spec, '__name__', spec)!r}"
+            name = getattr(spec, "registered_name", "") or getattr(spec, "__name__", str(spec))
+            target, label = spec, f"{self.kind} {name!r}"
         else:
             if self.base is not None and not isinstance(spec, self.base):
                 raise KemmError(

@@ -36,8 +36,8 @@ class KGEModel(nn.Module):
     """
 
     config_class: ClassVar[type]
-    #: registered name, set by :func:`register_model`
-    model_name: ClassVar[str] = ""
+    #: registered name in :data:`KGE_MODELS`, set on registration
+    registered_name: ClassVar[str] = ""
     #: embeddings hold complex numbers as ``[real | imaginary]`` halves (N3 uses the modulus)
     is_complex: ClassVar[bool] = False
 
@@ -77,7 +77,7 @@ class KGEModel(nn.Module):
     def describe(self) -> dict[str, Any]:
         """What :func:`load_model` needs to rebuild this model before loading its weights."""
         return {
-            "model": self.model_name,
+            "model": self.registered_name,
             "num_entities": self.num_entities,
             "num_relations": self.num_relations,
             "config": dataclasses.asdict(self.config),
@@ -102,43 +102,40 @@ class KGEModel(nn.Module):
         self.load_state_dict(state)
 
 
-MODELS: Registry[type[KGEModel]] = Registry("KGE model")
+#: the KGE model registry (TransE family and GNN encoders); ``model: <name>`` in a KGE config
+KGE_MODELS: Registry[type[KGEModel]] = Registry("KGE model")
 
 
 def register_model(name: str, aliases: tuple[str, ...] = ()):
-    """Class decorator: register a :class:`KGEModel` subclass under ``name`` in :data:`MODELS`."""
-
-    def decorator(cls: type[KGEModel]) -> type[KGEModel]:
-        cls.model_name = name
-        return MODELS.register(name, aliases=aliases)(cls)
-
-    return decorator
+    """Class decorator: register a :class:`KGEModel` subclass under ``name`` in :data:`KGE_MODELS`."""
+    return KGE_MODELS.register(name, aliases=aliases)
 
 
 def build_model(
-    name: str, num_entities: int, num_relations: int, graph: Any = None, **kwargs: Any
+    name: str,
+    num_entities: int,
+    num_relations: int,
+    graph: Any = None,
+    source: str | Path | None = None,
+    **kwargs: Any,
 ) -> KGEModel:
     """Build a registered model from keyword options (the fields of its ``config_class``).
+
+    Options are checked (names and types) against the config class; an unknown one is named with
+    the nearest valid option and ``source``, the file it came from.
 
     Args:
         graph: ``(edge_index (2, E), edge_type (E,))`` of the training graph, needed by GNN encoders.
     """
     import kemm.embeddings  # noqa: F401 - registers the built-in models
 
-    cls = MODELS.get(name)
-    fields = {f.name for f in dataclasses.fields(cls.config_class)}
-    unknown = sorted(set(kwargs) - fields)
-    if unknown:
-        raise KemmError(
-            f"unknown option(s) {', '.join(unknown)} for model {name!r}; "
-            f"it takes: {', '.join(sorted(fields))}"
-        )
-    config = cls.config_class(**kwargs)
+    cls = KGE_MODELS.get(name)
+    sizes: dict[str, Any] = {"num_entities": num_entities, "num_relations": num_relations}
     if getattr(cls, "needs_graph", False):
         if graph is None:
             raise KemmError(f"model {name!r} is a GNN encoder and needs the training graph")
-        return cls(num_entities, num_relations, config, graph=graph)  # type: ignore[call-arg]
-    return cls(num_entities, num_relations, config)
+        sizes["graph"] = graph
+    return KGE_MODELS.build(cls, source=source, reserved=tuple(sizes), **kwargs, **sizes)
 
 
 def load_model(directory: str | Path, map_location: str = "cpu") -> KGEModel:

@@ -68,7 +68,7 @@ class CompGCNConfig:
         num_layers: message-passing layers (default 1).
         composition: ``"sub"``, ``"mult"`` or ``"corr"``.
         dropout: dropout after each layer (default 0.1).
-        decoder: ``"distmult"`` or ``"transe"``.
+        decoder: a name in :data:`kemm.embeddings.decoders.DECODERS` (``"distmult"`` or ``"transe"``).
     """
 
     dim: int = 64

@@ -15,14 +15,12 @@ import torch
 from torch import nn
 
 from kemm.embeddings.base import KGEModel
+from kemm.embeddings.decoders import DECODERS
 from kemm.embeddings.sampling import NeighborSampler
-from kemm.errors import KemmError
-
-DECODERS = ("distmult", "transe")
 
 
 class GNNModel(KGEModel):
-    """Encoder (subclass's :meth:`encode`) + decoder (``config.decoder``: distmult or transe).
+    """Encoder (subclass's :meth:`encode`) + decoder (``config.decoder``, from :data:`DECODERS`).
 
     Buffers ``edge_index`` ``(2, E)`` and ``edge_type`` ``(E,)`` hold the training graph (saved with
     the weights, so a loaded model encodes exactly as it was trained).
@@ -32,8 +30,7 @@ class GNNModel(KGEModel):
 
     def __init__(self, num_entities: int, num_relations: int, config: Any, graph: tuple) -> None:
         super().__init__(num_entities, num_relations, config)
-        if self.config.decoder not in DECODERS:
-            raise KemmError(f"unknown decoder {self.config.decoder!r}; choose one of: {', '.join(DECODERS)}")
+        self.decoder = DECODERS.build(self.config.decoder)
         edge_index, edge_type = (torch.as_tensor(x, dtype=torch.long) for x in graph)
         self.register_buffer("edge_index", edge_index.clone())
         self.register_buffer("edge_type", edge_type.clone())
@@ -82,26 +79,17 @@ class GNNModel(KGEModel):
         self.load_state_dict(state)
 
     # -- decoder --------------------------------------------------------------------------
-    def decode(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if self.config.decoder == "distmult":
-            return (h * r * t).sum(-1)
-        return -torch.linalg.vector_norm(h + r - t, ord=1, dim=-1)
-
     def score_hrt(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         ent, rel = self.representations()
-        return self.decode(ent[h], rel[r], ent[t])  # (B,)
+        return self.decoder.score(ent[h], rel[r], ent[t])  # (B,)
 
     def score_t(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         ent, rel = self.representations()
-        if self.config.decoder == "distmult":
-            return (ent[h] * rel[r]) @ ent.T  # (B, N)
-        return -torch.cdist(ent[h] + rel[r], ent, p=1)
+        return self.decoder.score_tails(ent[h], rel[r], ent)  # (B, N)
 
     def score_h(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         ent, rel = self.representations()
-        if self.config.decoder == "distmult":
-            return (ent[t] * rel[r]) @ ent.T  # (B, N)
-        return -torch.cdist(ent[t] - rel[r], ent, p=1)
+        return self.decoder.score_heads(rel[r], ent[t], ent)  # (B, N)
 
     def score_hrt_sampled(
         self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor, sampler: NeighborSampler
@@ -111,7 +99,7 @@ class GNNModel(KGEModel):
         dev = self.entity.weight.device
         nodes = sub.nodes.to(dev)
         ent, rel = self.encode(self.entity(nodes), sub.edge_index.to(dev), sub.edge_type.to(dev))
-        return self.decode(ent[sub.local(h.cpu()).to(dev)], rel[r], ent[sub.local(t.cpu()).to(dev)])
+        return self.decoder.score(ent[sub.local(h.cpu()).to(dev)], rel[r], ent[sub.local(t.cpu()).to(dev)])
 
     def regularization_terms(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> list[torch.Tensor]:
         return [self.entity(h), self.entity(t)]

@@ -17,16 +17,18 @@ from kemm.registry import Registry
 class Loss:
     """Base class; subclasses implement one or both forms."""
 
-    name = ""
+    registered_name = ""
 
     def slcwa(self, pos: torch.Tensor, neg: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        raise KemmError(f"loss {self.name!r} cannot be used with sLCWA training (negative sampling)")
+        raise KemmError(
+            f"loss {self.registered_name!r} cannot be used with sLCWA training (negative sampling)"
+        )
 
     def lcwa(self, scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        raise KemmError(f"loss {self.name!r} cannot be used with LCWA (1-vs-all) training")
+        raise KemmError(f"loss {self.registered_name!r} cannot be used with LCWA (1-vs-all) training")
 
 
-LOSSES: Registry[type[Loss]] = Registry("loss")
+LOSSES: Registry[type[Loss]] = Registry("loss", base=Loss)
 
 
 def _wmean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
@@ -36,8 +38,6 @@ def _wmean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
 @LOSSES.register("margin", aliases=("marginranking", "margin_ranking"))
 class MarginRankingLoss(Loss):
     """``max(0, margin - pos + neg)`` averaged over all (positive, negative) pairs."""
-
-    name = "margin"
 
     def __init__(self, margin: float = 1.0) -> None:
         self.margin = margin
@@ -50,8 +50,6 @@ class MarginRankingLoss(Loss):
 class SoftplusLoss(Loss):
     """Pointwise logistic loss: ``softplus(-pos)`` and ``softplus(neg)``, averaged over all scores."""
 
-    name = "softplus"
-
     def slcwa(self, pos, neg, weight=None):
         w = torch.ones_like(neg) if weight is None else weight
         return (F.softplus(-pos).sum() + (F.softplus(neg) * w).sum()) / (pos.numel() + w.sum())
@@ -63,8 +61,6 @@ class SoftplusLoss(Loss):
 @LOSSES.register("bce", aliases=("binary_cross_entropy",))
 class BCELoss(Loss):
     """Binary cross-entropy on sigmoid(score) with optional label smoothing (ConvE's 1-vs-all loss)."""
-
-    name = "bce"
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
         self.label_smoothing = label_smoothing
@@ -93,8 +89,6 @@ class BCELoss(Loss):
 class SoftmaxCrossEntropyLoss(Loss):
     """Cross-entropy of the softmax over all candidates against the normalised true set (Lacroix et al., 2018)."""
 
-    name = "softmax"
-
     def slcwa(self, pos, neg, weight=None):
         scores = torch.cat([pos[:, None], neg], dim=1)  # (B, 1 + K)
         if weight is not None:
@@ -114,8 +108,6 @@ class SelfAdversarialLoss(Loss):
     softmax weights are treated as constants.
     """
 
-    name = "nssa"
-
     def __init__(self, margin: float = 9.0, adversarial_temperature: float = 1.0) -> None:
         self.margin = margin
         self.temperature = adversarial_temperature
@@ -129,5 +121,6 @@ class SelfAdversarialLoss(Loss):
         return (-F.logsigmoid(self.margin + pos) + neg_term).mean() / 2
 
 
-def build_loss(name: str, **kwargs) -> Loss:
-    return LOSSES.get(name)(**kwargs)
+def build_loss(spec: str | type[Loss] | Loss, source: str | None = None, **kwargs) -> Loss:
+    """A loss from a name, class or instance; options checked (unknown key: named with the nearest)."""
+    return LOSSES.build(spec, source=source, **kwargs)

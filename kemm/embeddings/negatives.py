@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kemm.errors import KemmError
+from kemm.registry import Registry
 
-CORRUPTIONS = ("uniform", "bernoulli")
+#: corruption strategies: ``(train (n, 3) int64 array, num_relations) -> (R,)`` head-corruption probability
+CORRUPTIONS: Registry = Registry("corruption")
 
 
 def triple_keys(triples: torch.Tensor, num_entities: int, num_relations: int) -> torch.Tensor:
@@ -28,7 +29,7 @@ class NegativeSampler:
         train: ``(n, 3)`` int64 training triples (for Bernoulli statistics and filtering).
         num_entities, num_relations: vocabulary sizes.
         num_negatives: corruptions per positive (K).
-        corruption: ``"uniform"`` or ``"bernoulli"``.
+        corruption: a name in :data:`CORRUPTIONS` (``"uniform"`` or ``"bernoulli"``).
         filtered: mark negatives that are training triples (returned weight 0).
         generator: random generator (the trainer seeds it; its state is checkpointed).
     """
@@ -43,16 +44,12 @@ class NegativeSampler:
         filtered: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
-        if corruption not in CORRUPTIONS:
-            raise KemmError(f"unknown corruption {corruption!r}; choose one of: {', '.join(CORRUPTIONS)}")
+        head_probability = CORRUPTIONS.get(corruption)
         self.num_entities = num_entities
         self.num_relations = num_relations
         self.num_negatives = num_negatives
         self.generator = generator
-        if corruption == "bernoulli":
-            self.p_head = bernoulli_head_probability(train.numpy(), num_relations)
-        else:
-            self.p_head = torch.full((num_relations,), 0.5)
+        self.p_head = head_probability(train.numpy(), num_relations)
         self.known = torch.sort(triple_keys(train, num_entities, num_relations)).values if filtered else None
 
     def sample(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -71,6 +68,13 @@ class NegativeSampler:
         return neg, (self.known[pos_idx] != keys).float()
 
 
+@CORRUPTIONS.register("uniform")
+def uniform_head_probability(train: np.ndarray, num_relations: int) -> torch.Tensor:
+    """Head or tail with probability 1/2 each (Bordes et al., 2013); ``(R,)``."""
+    return torch.full((num_relations,), 0.5)
+
+
+@CORRUPTIONS.register("bernoulli")
 def bernoulli_head_probability(train: np.ndarray, num_relations: int) -> torch.Tensor:
     """Per relation ``tph / (tph + hpt)``: tails per head over (tails per head + heads per tail); ``(R,)``."""
     t = np.asarray(train, dtype=np.int64)

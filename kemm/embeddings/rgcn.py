@@ -19,6 +19,38 @@ from kemm.embeddings.base import register_model
 from kemm.embeddings.gnn import GNNModel
 from kemm.embeddings.rgcn_conv import BasisRGCNConv
 from kemm.errors import KemmError
+from kemm.registry import Registry
+
+#: R-GCN layer implementations, each ``(dim, num_relations, decomposition, num_bases) -> nn.Module``
+RGCN_CONVS: Registry = Registry("R-GCN conv")
+
+
+@RGCN_CONVS.register("vectorized", aliases=("basis",))
+def vectorized_conv(dim: int, num_relations: int, decomposition: str, num_bases: int) -> nn.Module:
+    """kemm's :class:`BasisRGCNConv`: all relations in one pass (basis decomposition only)."""
+    if decomposition != "basis":
+        raise KemmError("conv 'vectorized' implements basis decomposition only; use rgcn or fast for blocks")
+    return BasisRGCNConv(dim, dim, num_relations, num_bases)
+
+
+def _pyg_kwargs(decomposition: str, num_bases: int) -> dict[str, int]:
+    return {"num_bases": num_bases} if decomposition == "basis" else {"num_blocks": num_bases}
+
+
+@RGCN_CONVS.register("rgcn")
+def pyg_rgcn_conv(dim: int, num_relations: int, decomposition: str, num_bases: int) -> nn.Module:
+    """torch-geometric's ``RGCNConv``: one propagation per relation, memory O(E * D)."""
+    from torch_geometric.nn import RGCNConv
+
+    return RGCNConv(dim, dim, num_relations, **_pyg_kwargs(decomposition, num_bases))
+
+
+@RGCN_CONVS.register("fast")
+def pyg_fast_rgcn_conv(dim: int, num_relations: int, decomposition: str, num_bases: int) -> nn.Module:
+    """torch-geometric's ``FastRGCNConv``: one batched matmul per edge, memory O(E * D^2)."""
+    from torch_geometric.nn import FastRGCNConv
+
+    return FastRGCNConv(dim, dim, num_relations, **_pyg_kwargs(decomposition, num_bases))
 
 
 @dataclass
@@ -30,10 +62,11 @@ class RGCNConfig:
         num_layers: message-passing layers (default 2).
         decomposition: ``"basis"`` or ``"block"`` weight sharing across relations.
         num_bases: bases (``basis``) or blocks (``block``; must divide ``dim``) (default 4).
-        conv: ``"vectorized"`` (BasisRGCNConv; basis decomposition only), ``"rgcn"`` (RGCNConv) or
-            ``"fast"`` (FastRGCNConv); ``"auto"`` (default): vectorized for basis, rgcn for block.
+        conv: a name in :data:`RGCN_CONVS`: ``"vectorized"`` (BasisRGCNConv; basis decomposition only),
+            ``"rgcn"`` (RGCNConv) or ``"fast"`` (FastRGCNConv); ``"auto"`` (default): vectorized for
+            basis, rgcn for block.
         dropout: dropout on hidden layers (default 0.2).
-        decoder: ``"distmult"`` or ``"transe"``.
+        decoder: a name in :data:`kemm.embeddings.decoders.DECODERS` (``"distmult"`` or ``"transe"``).
     """
 
     dim: int = 64
@@ -51,27 +84,15 @@ class RGCN(GNNModel):
 
     def __init__(self, num_entities: int, num_relations: int, config: Any, graph: tuple) -> None:
         super().__init__(num_entities, num_relations, config, graph)
-        from torch_geometric.nn import FastRGCNConv, RGCNConv
-
         c = self.config
-        if c.conv not in ("auto", "vectorized", "rgcn", "fast"):
-            raise KemmError(f"unknown R-GCN conv {c.conv!r}; choose auto, vectorized, rgcn or fast")
         if c.decomposition not in ("basis", "block"):
             raise KemmError(f"unknown decomposition {c.decomposition!r}; choose basis or block")
         if c.decomposition == "block" and c.dim % c.num_bases:
             raise KemmError(f"block decomposition needs num_bases ({c.num_bases}) to divide dim ({c.dim})")
         kind = c.conv if c.conv != "auto" else ("vectorized" if c.decomposition == "basis" else "rgcn")
-        if kind == "vectorized" and c.decomposition != "basis":
-            raise KemmError(
-                "conv 'vectorized' implements basis decomposition only; use rgcn or fast for blocks"
-            )
+        conv = RGCN_CONVS.get(kind)
         n_rel = 2 * num_relations  # relations and their inverses
-        if kind == "vectorized":
-            layers = [BasisRGCNConv(c.dim, c.dim, n_rel, c.num_bases) for _ in range(c.num_layers)]
-        else:
-            conv = RGCNConv if kind == "rgcn" else FastRGCNConv
-            kw = {"num_bases": c.num_bases} if c.decomposition == "basis" else {"num_blocks": c.num_bases}
-            layers = [conv(c.dim, c.dim, n_rel, **kw) for _ in range(c.num_layers)]
+        layers = [conv(c.dim, n_rel, c.decomposition, c.num_bases) for _ in range(c.num_layers)]
         self.layers = nn.ModuleList(layers)
         self.relation = nn.Embedding(num_relations, c.dim)  # decoder relation vectors
         nn.init.xavier_uniform_(self.relation.weight)

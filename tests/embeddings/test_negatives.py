@@ -1,7 +1,10 @@
 import numpy as np
+import pytest
 import torch
 
-from kemm.embeddings.negatives import NegativeSampler, bernoulli_head_probability
+from kemm.embeddings.negatives import CORRUPTIONS, NegativeSampler, bernoulli_head_probability
+from kemm.errors import KemmError
+from tests.meta import assert_every_part_tested
 
 
 def test_bernoulli_prefers_corrupting_the_one_side():
@@ -30,3 +33,20 @@ def test_each_negative_changes_exactly_one_side_and_filtering_marks_known():
     known = {tuple(x) for x in train.tolist()}
     expected = torch.tensor([[0.0 if tuple(x) in known else 1.0 for x in row] for row in neg.tolist()])
     assert torch.equal(w, expected)
+
+
+# relation 0 is 1-to-N (one head, 8 tails), relation 1 is N-to-1: head-corruption probability by hand
+ONE_TO_N = np.array([[0, 0, t] for t in range(1, 9)] + [[h, 1, 0] for h in range(1, 9)])
+HEAD_PROBABILITY = {"uniform": [0.5, 0.5], "bernoulli": [8 / (8 + 1), 1 / (1 + 8)]}
+
+
+def test_every_corruption_has_hand_computed_probabilities():
+    assert_every_part_tested(CORRUPTIONS, HEAD_PROBABILITY)
+    for name, expected in HEAD_PROBABILITY.items():
+        p = CORRUPTIONS.get(name)(ONE_TO_N, 2)
+        assert p.tolist() == pytest.approx(expected)
+
+
+def test_unknown_corruption_is_named():
+    with pytest.raises(KemmError, match=r"unknown corruption 'bernouli'; did you mean 'bernoulli'"):
+        NegativeSampler(torch.tensor([[0, 0, 1]]), 2, 1, corruption="bernouli")

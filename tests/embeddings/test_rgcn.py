@@ -1,5 +1,6 @@
 import torch
 
+from kemm.embeddings import build_model
 from kemm.embeddings.sampling import NeighborSampler
 from tests.embeddings.cases import EDGE_TYPES, EDGES, ModelTestCase
 
@@ -55,3 +56,20 @@ def test_vectorized_conv_equals_pyg_rgcnconv_on_the_same_weights():
         torch.testing.assert_close(ours(x, ei, et), ref(x, ei, et), atol=1e-5, rtol=1e-5)
         ours(x, ei, et).sum().backward()  # gradients reach every parameter
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in ours.parameters())
+
+
+def test_every_rgcn_conv_has_a_model_case():
+    from kemm.embeddings.rgcn import RGCN_CONVS
+    from tests.meta import assert_every_part_tested
+
+    cases = (TestRGCN, TestRGCNLoopConv, TestRGCNBlockFast)
+    assert_every_part_tested(RGCN_CONVS, {c.kwargs.get("conv", "vectorized") for c in cases})
+
+
+def test_vectorized_conv_refuses_block_decomposition():
+    import pytest
+
+    from kemm.errors import KemmError
+
+    with pytest.raises(KemmError, match="basis decomposition only"):
+        build_model("rgcn", 12, 3, graph=(EDGES, EDGE_TYPES), dim=8, decomposition="block", conv="vectorized")
