@@ -88,9 +88,11 @@ def make_benchmark(
         )
     out.print(table)
     ch = summary.stats["chance"]
+    vqa = ch["vqa"]["test"]["overall"]
     out.print(
-        f"chance (test): VQA best constant {ch['vqa']['test']['overall']['best_constant']:.1%}, "
-        f"multiple choice {ch['mc']['accuracy']:.0%}, cloze {ch['cloze']['test']['accuracy']:.2%}"
+        f"chance (test): VQA train prior {vqa['train_prior']:.1%} (oracle best constant on test "
+        f"{vqa['oracle_best_constant']:.1%}), multiple choice {ch['mc']['accuracy']:.0%}, "
+        f"cloze {ch['cloze']['test']['accuracy']:.2%}"
     )
 
 

@@ -25,8 +25,6 @@ from kemm.data.examples import (
     Relationship,
     SceneGraph,
     VQAExample,
-    normalize_answer,
-    soft_accuracy,
 )
 from kemm.data.readers import DATASETS, DatasetStream, detect_dataset, read_dataset
 
@@ -46,7 +44,5 @@ __all__ = [
     "SceneGraph",
     "VQAExample",
     "detect_dataset",
-    "normalize_answer",
     "read_dataset",
-    "soft_accuracy",
 ]

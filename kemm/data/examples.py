@@ -15,19 +15,20 @@ type                        produced by
 ==========================  =====================================================================
 
 Images are referenced, not decoded, by :class:`ImageRef`: a reader stays cheap and a training loop
-decodes only what it uses. :func:`soft_accuracy` is the official VQA accuracy.
+decodes only what it uses. :meth:`VQAExample.accuracy` is the official VQA accuracy
+(:func:`kemm.evaluation.metrics.vqa_soft_accuracy`).
 """
 
 from __future__ import annotations
 
 import io
-import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kemm.errors import InputError
+from kemm.evaluation.metrics import vqa_soft_accuracy
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -304,8 +305,11 @@ class VQAExample:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def accuracy(self, prediction: str) -> float:
-        """The official VQA soft accuracy of ``prediction`` against :attr:`answers`."""
-        return soft_accuracy(prediction, self.answers)
+        """The official VQA soft accuracy of ``prediction`` against :attr:`answers`.
+
+        :func:`kemm.evaluation.metrics.vqa_soft_accuracy`; ValueError when :attr:`answers` is empty.
+        """
+        return vqa_soft_accuracy(prediction, self.answers)
 
 
 @dataclass
@@ -364,226 +368,3 @@ class ClozeExample:
     subject_uri: str | None = None
     object_uri: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------------------------------
-# VQA accuracy (the official evaluation, github.com/GT-Vision-Lab/VQA vqaEval.py)
-# --------------------------------------------------------------------------------------------------
-
-_CONTRACTIONS = {
-    "aint": "ain't",
-    "arent": "aren't",
-    "cant": "can't",
-    "couldve": "could've",
-    "couldnt": "couldn't",
-    "couldn'tve": "couldn't've",
-    "couldnt've": "couldn't've",
-    "didnt": "didn't",
-    "doesnt": "doesn't",
-    "dont": "don't",
-    "hadnt": "hadn't",
-    "hadnt've": "hadn't've",
-    "hadn'tve": "hadn't've",
-    "hasnt": "hasn't",
-    "havent": "haven't",
-    "hed": "he'd",
-    "hed've": "he'd've",
-    "he'dve": "he'd've",
-    "hes": "he's",
-    "howd": "how'd",
-    "howll": "how'll",
-    "hows": "how's",
-    "Id've": "I'd've",
-    "I'dve": "I'd've",
-    "Im": "I'm",
-    "Ive": "I've",
-    "isnt": "isn't",
-    "itd": "it'd",
-    "itd've": "it'd've",
-    "it'dve": "it'd've",
-    "itll": "it'll",
-    "let's": "let's",
-    "maam": "ma'am",
-    "mightnt": "mightn't",
-    "mightnt've": "mightn't've",
-    "mightn'tve": "mightn't've",
-    "mightve": "might've",
-    "mustnt": "mustn't",
-    "mustve": "must've",
-    "neednt": "needn't",
-    "notve": "not've",
-    "oclock": "o'clock",
-    "oughtnt": "oughtn't",
-    "ow's'at": "'ow's'at",
-    "'ows'at": "'ow's'at",
-    "'ow'sat": "'ow's'at",
-    "shant": "shan't",
-    "shed've": "she'd've",
-    "she'dve": "she'd've",
-    "she's": "she's",
-    "shouldve": "should've",
-    "shouldnt": "shouldn't",
-    "shouldnt've": "shouldn't've",
-    "shouldn'tve": "shouldn't've",
-    "somebody'd": "somebodyd",
-    "somebodyd've": "somebody'd've",
-    "somebody'dve": "somebody'd've",
-    "somebodyll": "somebody'll",
-    "somebodys": "somebody's",
-    "someoned": "someone'd",
-    "someoned've": "someone'd've",
-    "someone'dve": "someone'd've",
-    "someonell": "someone'll",
-    "someones": "someone's",
-    "somethingd": "something'd",
-    "somethingd've": "something'd've",
-    "something'dve": "something'd've",
-    "somethingll": "something'll",
-    "thats": "that's",
-    "thered": "there'd",
-    "thered've": "there'd've",
-    "there'dve": "there'd've",
-    "therere": "there're",
-    "theres": "there's",
-    "theyd": "they'd",
-    "theyd've": "they'd've",
-    "they'dve": "they'd've",
-    "theyll": "they'll",
-    "theyre": "they're",
-    "theyve": "they've",
-    "twas": "'twas",
-    "wasnt": "wasn't",
-    "wed've": "we'd've",
-    "we'dve": "we'd've",
-    "weve": "we've",
-    "werent": "weren't",
-    "whatll": "what'll",
-    "whatre": "what're",
-    "whats": "what's",
-    "whatve": "what've",
-    "whens": "when's",
-    "whered": "where'd",
-    "wheres": "where's",
-    "whereve": "where've",
-    "whod": "who'd",
-    "whod've": "who'd've",
-    "who'dve": "who'd've",
-    "wholl": "who'll",
-    "whos": "who's",
-    "whove": "who've",
-    "whyll": "why'll",
-    "whyre": "why're",
-    "whys": "why's",
-    "wont": "won't",
-    "wouldve": "would've",
-    "wouldnt": "wouldn't",
-    "wouldnt've": "wouldn't've",
-    "wouldn'tve": "wouldn't've",
-    "yall": "y'all",
-    "yall'll": "y'all'll",
-    "y'allll": "y'all'll",
-    "yall'd've": "y'all'd've",
-    "y'alld've": "y'all'd've",
-    "y'all'dve": "y'all'd've",
-    "youd": "you'd",
-    "youd've": "you'd've",
-    "you'dve": "you'd've",
-    "youll": "you'll",
-    "youre": "you're",
-    "youve": "you've",
-}
-_NUMBERS = {
-    "none": "0",
-    "zero": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-}
-_ARTICLES = {"a", "an", "the"}
-# the official pattern, kept as written: "(?!<=\d)" is a (harmless) typo for a look-behind, so in
-# effect a period is removed unless a digit follows it ("2.5" keeps its point, "dog." loses it)
-_PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")
-_COMMA_STRIP = re.compile(r"(\d)(,)(\d)")
-_PUNCT = [
-    ";",
-    "/",
-    "[",
-    "]",
-    '"',
-    "{",
-    "}",
-    "(",
-    ")",
-    "=",
-    "+",
-    "\\",
-    "_",
-    "-",
-    ">",
-    "<",
-    "@",
-    "`",
-    ",",
-    "?",
-    "!",
-]
-
-
-def _process_punctuation(text: str) -> str:
-    out = text
-    has_number_comma = _COMMA_STRIP.search(text) is not None
-    for p in _PUNCT:
-        if (p + " " in text or " " + p in text) or has_number_comma:
-            out = out.replace(p, "")
-        else:
-            out = out.replace(p, " ")
-    return _PERIOD_STRIP.sub("", out)
-
-
-def _process_digit_article(text: str) -> str:
-    words = [_NUMBERS.get(w, w) for w in text.lower().split()]
-    words = [w for w in words if w not in _ARTICLES]
-    return " ".join(_CONTRACTIONS.get(w, w) for w in words)
-
-
-def normalize_answer(answer: str) -> str:
-    """The official VQA answer normalisation.
-
-    Whitespace to spaces and stripped; punctuation removed (or turned into a space when it joins
-    two words: ``"black/white"`` -> ``"black white"``); periods dropped unless a digit follows;
-    lower-cased; number words to digits (``"two"`` -> ``"2"``); articles dropped; missing
-    apostrophes restored (``"dont"`` -> ``"don't"``).
-    """
-    answer = answer.replace("\n", " ").replace("\t", " ").strip()
-    return _process_digit_article(_process_punctuation(answer))
-
-
-def soft_accuracy(prediction: str, answers: list[str]) -> float:
-    """The official VQA accuracy of ``prediction`` given the human ``answers`` (usually 10).
-
-    ``min(#humans who gave the answer / 3, 1)``, averaged over the ``n`` subsets of ``n - 1``
-    answers (leave each human out once): with 10 answers, a prediction matching 4 or more humans
-    scores 1, matching 3 scores 0.9, 2 scores 0.6 (not 2/3), 1 scores 0.3.
-
-    As in the official code, answers and prediction are normalised (:func:`normalize_answer`) only
-    when the humans disagree, and compared case-insensitively. An empty ``answers`` scores 0.
-    """
-    if not answers:
-        return 0.0
-    gts = [a.replace("\n", " ").replace("\t", " ").strip() for a in answers]
-    pred = prediction.replace("\n", " ").replace("\t", " ").strip()
-    if len(set(gts)) > 1:
-        gts = [_process_digit_article(_process_punctuation(a)) for a in gts]
-        pred = _process_digit_article(_process_punctuation(pred))
-    pred = pred.lower()
-    matches = [g.lower() == pred for g in gts]
-    total = sum(matches)
-    # leaving out human i: the others that match are total - matches[i]
-    return sum(min(1.0, (total - m) / 3) for m in matches) / len(gts)

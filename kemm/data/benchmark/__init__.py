@@ -10,7 +10,6 @@ from kemm.data.benchmark.build import BenchmarkSummary, make_benchmark
 from kemm.data.benchmark.config import SPLITS, BenchmarkConfig, SceneConfig
 from kemm.data.benchmark.knowledge import EMOJI_PREDICATE, BenchmarkKnowledge
 from kemm.data.benchmark.show import render_example
-from kemm.data.benchmark.vqa import vqa_accuracy
 
 __all__ = [
     "EMOJI_PREDICATE",
@@ -21,5 +20,4 @@ __all__ = [
     "SceneConfig",
     "make_benchmark",
     "render_example",
-    "vqa_accuracy",
 ]

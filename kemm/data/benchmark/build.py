@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kemm.data.benchmark import formats
-from kemm.data.benchmark.chance import cloze_chance, vqa_chance
+from kemm.data.benchmark.chance import cloze_chance, multiple_choice_chance, vqa_chance
 from kemm.data.benchmark.checkpoint import Checkpoint, fingerprint
 from kemm.data.benchmark.config import SPLITS, BenchmarkConfig
 from kemm.data.benchmark.knowledge import BenchmarkKnowledge
@@ -50,7 +50,8 @@ class BenchmarkSummary:
 
     Attributes:
         path: the output directory.
-        stats: the content of ``stats.json`` (counts, held-out entities, chance levels).
+        stats: the content of ``stats.json`` (counts, held-out entities, chance levels: see
+            :mod:`~kemm.data.benchmark.chance`; the VQA baseline is ``train_prior``).
         seconds: wall-clock build time.
     """
 
@@ -228,7 +229,7 @@ def make_benchmark(
             vocab = sorted({r["obj_label"] for recs in lama_records.values() for r in recs})
             (tmp / "lama" / "vocab.txt").write_text("".join(v + "\n" for v in vocab), encoding="utf-8")
             stats["chance"] = {
-                "mc": {"accuracy": 1.0 / config.mc_choices, "choices": config.mc_choices},
+                "mc": multiple_choice_chance(config.mc_choices),
                 "vqa": {sp: vqa_chance(vqa_annotations[sp], vqa_annotations["train"]) for sp in SPLITS},
                 "cloze": {
                     sp: cloze_chance([r["obj_label"] for r in lama_records[sp]], vocab) for sp in SPLITS

@@ -20,9 +20,9 @@ def render_readme(stats: dict[str, Any]) -> str:
     )
     ch = stats["chance"]
     vqa_rows = "\n".join(
-        f"| {sp} | {_pct(ch['vqa'][sp]['overall']['best_constant'])} | {_pct(ch['vqa'][sp]['overall']['train_prior'])} "
-        f"| {_pct(ch['vqa'][sp]['overall']['uniform'])} | {_pct(ch['mc']['accuracy'])} "
-        f"| {_pct(ch['cloze'][sp]['accuracy'])} (1/{ch['cloze'][sp]['vocabulary']}) |"
+        f"| {sp} | {_pct(ch['vqa'][sp]['overall']['train_prior'])} | {_pct(ch['vqa'][sp]['overall']['uniform'])} "
+        f"| {_pct(ch['mc']['accuracy'])} | {_pct(ch['cloze'][sp]['accuracy'])} (1/{ch['cloze'][sp]['vocabulary']}) "
+        f"| {_pct(ch['vqa'][sp]['overall']['oracle_best_constant'])} |"
         for sp in SPLITS
     )
     kg = stats["kg"]
@@ -75,16 +75,19 @@ recognition with knowledge from the KG. Held-out entities:
 
 ## Chance levels
 
-A model that ignores the KG should score near these:
+A model that ignores the image and the KG should score near these; every figure is computed with
+`kemm.evaluation.metrics` (VQA: the official soft accuracy of `vqaEval.py`).
 
-| split | VQA best constant per type | VQA train prior per type | VQA uniform guess per type | multiple choice | cloze (uniform over vocabulary) |
+| split | VQA train prior per type (baseline) | VQA uniform guess per type | multiple choice (1/choices) | cloze (uniform over vocabulary) | VQA oracle: best constant per type on the split |
 |---|---|---|---|---|---|
 {vqa_rows}
 
-*VQA best constant*: the one answer per question type that scores best on that split (an upper bound on
-any answer prior); *train prior*: the most frequent training answer of the type; *uniform guess*:
-expected soft accuracy of guessing uniformly among that split's answers of the type. Per-type
-figures are in `stats.json`.
+*VQA train prior*, the baseline: for each question type, the answer most often top-voted in the
+training questions of the type, scored on the split. *Uniform guess*: expected soft accuracy of
+guessing uniformly among the answers the training questions of the type list. *Oracle*: the one
+answer per question type that scores best on the split itself; it is chosen on the answers it is
+scored on, so it is an upper bound on any answer prior, not a chance level. Per-type figures and
+answers are in `stats.json` (`chance.vqa.{{split}}.per_question_type`).
 
 ## License
 

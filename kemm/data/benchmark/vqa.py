@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kemm.data.benchmark.knowledge import BenchmarkKnowledge, normalize_answer
+from kemm.data.benchmark.knowledge import BenchmarkKnowledge
 from kemm.data.benchmark.scene import Scene
 from kemm.data.benchmark.templates import COLOUR_WORDS, TEMPLATES
+from kemm.evaluation.metrics import normalize_vqa_answer
 
 #: ``key -> bool``: whether a question of the split being built may use (ask about, name) an entity.
 KeyFilter = Callable[[str], bool]
@@ -126,22 +127,29 @@ def answer_votes(
     to 4 votes first; votes left once every label has 4 go to the aliases (4 each while they last)
     and then round-robin over all variants. One object with one alias: 5 + 5 votes; two objects:
     4 + 4 and 2 for an alias; three objects: 4 + 3 + 3.
+
+    ``answer`` is normalised as the official evaluation normalises predictions
+    (:func:`~kemm.evaluation.metrics.normalize_vqa_answer`, ``"cold-blooded"`` -> ``"cold blooded"``),
+    as VQA's annotation files are: the metric leaves unanimous human answers as they are, so an
+    unnormalised one could never be matched.
     """
     labels: list[tuple[str, str]] = []
     aliases: list[tuple[str, str]] = []
     seen: set[str] = set()
     for o in objects:
         raw = knowledge.label(o)
-        if normalize_answer(raw) not in seen:
-            seen.add(normalize_answer(raw))
-            labels.append((raw, normalize_answer(raw)))
+        answer = normalize_vqa_answer(raw)
+        if answer not in seen:
+            seen.add(answer)
+            labels.append((raw, answer))
     longest = max(len(knowledge.names[o]) for o in objects)
     for k in range(1, longest):  # aliases, interleaved across objects
         for o in objects:
             names = knowledge.names[o]
-            if k < len(names) and names[k] not in seen:
-                seen.add(names[k])
-                aliases.append((names[k], names[k]))
+            answer = normalize_vqa_answer(names[k]) if k < len(names) else ""
+            if answer and answer not in seen:
+                seen.add(answer)
+                aliases.append((names[k], answer))
     base = min(FULL_CREDIT_VOTES, num_answers // len(labels))
     counts = [base] * len(labels)
     left = num_answers - base * len(labels)
@@ -232,12 +240,3 @@ def answer_rarity(knowledge: BenchmarkKnowledge, subjects: list[str]) -> dict[tu
             for o in knowledge.objects_of(s, r):
                 counts[(r, o)] = counts.get((r, o), 0) + 1
     return {k: 1.0 / v for k, v in counts.items()}
-
-
-def vqa_accuracy(prediction: str, answers: list[str]) -> float:
-    """VQA soft accuracy: ``min(1, matches / 3)`` averaged over the leave-one-annotator-out subsets."""
-    pred = normalize_answer(prediction)
-    matches = [normalize_answer(a) == pred for a in answers]
-    total = sum(matches)
-    n = len(answers)
-    return sum(min(1.0, (total - m) / 3.0) for m in matches) / n if n else 0.0

@@ -196,7 +196,10 @@ def test_stats_and_readme_match_the_files(tiny_benchmark):
         assert s["cloze_probes"] == len(_jsonl(tiny_benchmark / f"lama/{sp}.jsonl"))
         assert stats["chance"]["cloze"][sp]["accuracy"] == pytest.approx(1 / len(vocab))
         vqa = stats["chance"]["vqa"][sp]["overall"]
-        assert 0 < vqa["uniform"] <= vqa["best_constant"] <= 1
+        # the baseline is the train prior; the test-chosen constant is an oracle, bounding any prior
+        assert set(vqa) == {"train_prior", "uniform", "oracle_best_constant"}
+        assert 0 < vqa["uniform"] <= vqa["oracle_best_constant"] <= 1
+        assert vqa["train_prior"] <= vqa["oracle_best_constant"]
     assert stats["chance"]["mc"]["accuracy"] == pytest.approx(0.2)
     readme = (tiny_benchmark / "README.md").read_text()
     assert "20.0%" in readme and "Chance levels" in readme and "SIL Open Font License" in readme
