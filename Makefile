@@ -33,8 +33,9 @@ demo: $(STAMP)
 	$(KEMM) data make-benchmark --kg $(CS) --out runs/benchmark --scale 0.2
 	$(KEMM) data show runs/benchmark --split val --index 0 --out runs/benchmark/example_val_0.png
 
-## default test suite (offline, tiny; `slow` tests excluded)
-test: $(STAMP)
+## every check: lint (ruff check, ruff format --check, mypy), then the default test suite
+## (offline, tiny; `slow` tests excluded)
+test: lint
 	$(PY) -m pytest
 
 test-all: $(STAMP)
