@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from kemm.models.knowledge import KnowledgeBatch
+from kemm.errors import KemmError
+from kemm.models.knowledge import REGION, TEXT, KnowledgeBatch
 from kemm.registry import Registry
 
 
@@ -53,6 +54,9 @@ class FusionContext:
             (and ``layout``) in :meth:`FusionModule.begin`.
         extras: outputs a fusion module leaves for heads and losses, e.g. ``"graph_pooled"``
             ``(B, D)`` (``gnn``) or ``"linking_scores"`` ``(B, M, C+1)`` (``knowbert``).
+        state: scratch space a module carries from :meth:`FusionModule.begin` to its later
+            layers within one forward pass (ERNIE's entity stream, the GNN's node states), keyed
+            by module name; not an output.
     """
 
     knowledge: KnowledgeBatch
@@ -60,6 +64,7 @@ class FusionContext:
     layout: SequenceLayout
     attention_mask: torch.Tensor
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +93,10 @@ class FusionModule(nn.Module):
     config_class: ClassVar[type] = FusionConfig
     #: set by the registry decorator
     registered_name: ClassVar[str] = ""
+    #: the module reads ``ctx.knowledge.graph`` (a tester builds subgraphs for it)
+    needs_graph: ClassVar[bool] = False
+    #: :meth:`begin` may lengthen the sequence (``ctx.layout.knowledge``, ``ctx.attention_mask``)
+    extends_sequence: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -104,6 +113,21 @@ class FusionModule(nn.Module):
         self.entity_dim = entity_dim
         self.num_layers = num_layers
         self.num_relations = num_relations
+
+    def fusion_layers(self, default: list[int]) -> list[int]:
+        """``config.layers`` (or ``default`` when empty), checked against ``num_layers``; negative
+        indices count from the top (``-1``: the last layer)."""
+        layers = list(self.config.layers) or list(default)
+        out = []
+        for i in layers:
+            j = i + self.num_layers if i < 0 else i
+            if not 0 <= j < self.num_layers:
+                raise KemmError(
+                    f"fusion {self.registered_name or type(self).__name__!r}: layer {i} is outside "
+                    f"the host's {self.num_layers} layers"
+                )
+            out.append(j)
+        return sorted(set(out))
 
     def begin(self, hidden: torch.Tensor, ctx: FusionContext) -> torch.Tensor:
         """Before the first layer; ``(B, T, D) -> (B, T', D)`` (updating ``ctx`` when T changes)."""
@@ -131,3 +155,47 @@ def build_fusion(spec: str | type | FusionModule, options: dict | None = None, *
 @FUSION.register("none", aliases=("baseline",))
 class NoFusion(FusionModule):
     """The baseline: knowledge is ignored; the model runs exactly the code path of the fused ones."""
+
+
+def mention_alignment(
+    ctx: FusionContext, length: int, need_entity: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which positions of this stream each mention came from.
+
+    A text mention covers ``layout.text.start + mention_start`` ... ``+ mention_end`` (end
+    exclusive), an object region the one position ``layout.regions.start + mention_region``. A
+    mention whose modality is not in this stream (a region mention in the text stream of a
+    dual-stream model), whose span falls outside it, or (with ``need_entity``) that is linked to
+    NIL, is not valid and covers nothing.
+
+    Returns:
+        ``align`` ``(B, M, T)`` float, 1 where mention m covers position t; ``valid`` ``(B, M)`` bool.
+    """
+    kb, lay = ctx.knowledge, ctx.layout
+    dev = kb.device
+    pos = torch.arange(length, device=dev)  # (T,)
+    align = torch.zeros(kb.batch_size, kb.num_mentions, length, device=dev)  # (B, M, T)
+    if lay.text is not None:
+        lo = lay.text.start + kb.mention_start  # (B, M)
+        hi = lay.text.start + kb.mention_end
+        ok = (kb.mention_source == TEXT) & (kb.mention_start >= 0) & (hi <= lay.text.stop) & (hi > lo)
+        cover = (pos >= lo[..., None]) & (pos < hi[..., None]) & ok[..., None]  # (B, M, T)
+        align = align + cover.float()
+    if lay.regions is not None:
+        at = lay.regions.start + kb.mention_region  # (B, M)
+        ok = (kb.mention_source == REGION) & (kb.mention_region >= 0) & (at < lay.regions.stop)
+        align = align + ((pos == at[..., None]) & ok[..., None]).float()
+    valid = kb.mention_mask
+    if need_entity:
+        valid = valid & (kb.entity_ids >= 0)
+    align = align * valid[..., None]
+    return align, valid & (align.sum(-1) > 0)
+
+
+def safe_key_padding(valid: torch.Tensor) -> torch.Tensor:
+    """A ``key_padding_mask`` (True = ignore) from ``valid`` ``(B, M)`` that never masks a whole row
+    (a row without any valid key would give NaN); outputs of such rows must be discarded."""
+    pad = ~valid
+    empty = pad.all(-1)  # (B,)
+    pad[:, 0] = pad[:, 0] & ~empty
+    return pad
