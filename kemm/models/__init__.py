@@ -13,12 +13,16 @@ from kemm.models.configuration import (
     SingleStreamConfig,
     VLConfig,
 )
+from kemm.models.dual_encoder import DualEncoderModel
+from kemm.models.dual_stream import DualStreamModel
 from kemm.models.single_stream import SingleStreamModel
 
 __all__ = [
     "ARCHITECTURES",
     "DualEncoderConfig",
+    "DualEncoderModel",
     "DualStreamConfig",
+    "DualStreamModel",
     "KemmPreTrainedModel",
     "SingleStreamConfig",
     "SingleStreamModel",

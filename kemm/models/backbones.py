@@ -41,18 +41,20 @@ def _config_from_dict(fields: dict[str, Any], default_type: str) -> PretrainedCo
     return AutoConfig.for_model(model_type, **fields)
 
 
-def load_text_encoder(spec: str | dict[str, Any]) -> PreTrainedModel:
+def load_text_encoder(spec: str | dict[str, Any], pooler: bool = True) -> PreTrainedModel:
     """A BERT-family encoder: weights from a hub name / path, or random from a config dict.
 
     The model must expose ``embeddings`` and ``encoder.layer`` (BERT, RoBERTa, ELECTRA, MiniLM, ...).
+    ``pooler=False`` leaves out the [CLS] pooler (for a model that never uses it).
     """
+    kwargs = {} if pooler else {"add_pooling_layer": False}
     if isinstance(spec, dict):
-        model = AutoModel.from_config(_config_from_dict(spec, "bert"))
+        model = AutoModel.from_config(_config_from_dict(spec, "bert"), **kwargs)
     else:
         path = resolve_checkpoint(spec)
         logger.info("loading text encoder %s from %s", spec, path)
         try:
-            model = AutoModel.from_pretrained(path)
+            model = AutoModel.from_pretrained(path, **kwargs)
         except OSError as e:
             raise KemmError(f"cannot load text encoder {spec!r}: {e}") from None
     if not (hasattr(model, "embeddings") and hasattr(getattr(model, "encoder", None), "layer")):
