@@ -17,9 +17,10 @@ err = Console(stderr=True)
 @app.command("make-benchmark")
 def make_benchmark(
     kg: list[Path] = typer.Option(
-        ...,
+        None,
         "--kg",
-        help="KG source file(s) in the commonsense schema (emoji attributes, ConceptNet relations).",
+        help="KG source file(s) in the commonsense schema (emoji attributes, ConceptNet relations); "
+        "default: the bundled commonsense KG, knowledge_graphs/commonsense/commonsense.ttl.",
     ),
     out_dir: Path = typer.Option(
         ..., "--out", "-o", help="Benchmark directory to write (replaced atomically)."
@@ -43,8 +44,11 @@ def make_benchmark(
     """Generate images, COCO annotations and captions, OK-VQA, CommonsenseQA and LAMA files from a KG."""
     from kemm.data.benchmark import BenchmarkConfig, SceneConfig
     from kemm.data.benchmark import make_benchmark as build
+    from kemm.kg.bundled import bundled_source
     from kemm.kg.readers import ingest
     from kemm.utils.io import sha256_file
+
+    kg = kg or [bundled_source("commonsense")]
 
     config = BenchmarkConfig(
         seed=seed, scale=scale, image_format=image_format, scene=SceneConfig(image_size=image_size)

@@ -14,13 +14,24 @@ A KG directory holds::
     skipped.tsv            records skipped under ``--on-error skip``: source, line, reason, text
 
 ``meta.json`` is written last and the directory is built under a temporary name and renamed into
-place, so a crash never leaves a directory that loads but is incomplete.
+place, so a crash never leaves a directory that loads but is incomplete. The temporary directory
+is locked while it is built; the next save into the same place removes those that no live
+process holds (what a killed ingest left).
+
+The same sources read with the same options give a byte-identical directory: ``meta.json`` says
+what was read (each source's path as given, size and SHA-256) and never when, how fast or on
+which machine, so that entity ids, files and checksums can be compared across re-ingests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +41,8 @@ from kemm.errors import InputError, KemmError
 from kemm.kg.graph import Attributes, KnowledgeGraph
 from kemm.kg.vocab import Vocabulary
 from kemm.utils.io import atomic_directory, atomic_write, sha256_file, tsv_escape, tsv_unescape
+
+logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 VOCAB_HEADER = ["id", "key", "label", "lang", "description"]
@@ -89,7 +102,7 @@ def save_kg(
 ) -> Path:
     """Write ``kg`` to directory ``path`` atomically (replacing an existing one only on success)."""
     path = Path(path)
-    with atomic_directory(path) as d:
+    with _build_directory(path) as d:
         _write_vocab(d, "entities", kg.entities)
         _write_vocab(d, "relations", kg.relations)
         a = kg.attributes
@@ -106,7 +119,6 @@ def save_kg(
         meta = dict(kg.meta)
         meta.update(_counts(kg))
         meta["format_version"] = FORMAT_VERSION
-        meta.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         meta["skipped"] = len(skipped or [])
         meta["files"] = {str(f.relative_to(d)): sha256_file(f) for f in sorted(d.rglob("*")) if f.is_file()}
         with open(d / "meta.json", "w", encoding="utf-8") as f:
@@ -114,6 +126,79 @@ def save_kg(
             f.write("\n")
     kg.path = path
     return path
+
+
+@contextlib.contextmanager
+def _build_directory(path: Path) -> Iterator[Path]:
+    """:func:`~kemm.utils.io.atomic_directory`, with the temporary directory locked until it is
+    renamed into place, and the temporaries of killed saves of ``path`` removed."""
+    locks = []
+    try:
+        with atomic_directory(path) as d:
+            fd = _lock_directory(d)
+            if fd is not None:
+                locks.append(fd)
+            remove_stale_temporaries(path)
+            yield d
+    finally:
+        for fd in locks:
+            os.close(fd)
+
+
+#: A temporary directory this young and still empty may belong to a save that has not locked it yet.
+_GRACE_SECONDS = 10.0
+
+
+def _lock_directory(d: Path) -> int | None:
+    """Hold an exclusive lock on directory ``d``; the operating system releases it when the process
+    ends, however it ends. Returns the descriptor to close, or ``None`` where locks are unavailable."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: temporaries are then never removed by a later save
+        return None
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held by a live process (or the filesystem cannot lock)
+        os.close(fd)
+        return None
+    return fd
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove what killed saves of ``path`` left beside it; returns the directories removed.
+
+    A ``.NAME.tmp-*`` directory is removed when no live process holds its lock; a ``.NAME.old-*``
+    one (a previous version kept during the swap) when ``path`` itself exists.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    removed = []
+    for p in sorted(path.parent.iterdir()):
+        if not p.is_dir() or p.is_symlink():
+            continue
+        if p.name.startswith(f".{path.name}.tmp-"):
+            fd = _lock_directory(p)
+            if fd is None:
+                continue
+            try:
+                young = time.time() - p.stat().st_mtime < _GRACE_SECONDS
+                if young and not any(p.iterdir()):
+                    continue
+                shutil.rmtree(p, ignore_errors=True)
+            finally:
+                os.close(fd)
+        elif p.name.startswith(f".{path.name}.old-") and path.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            continue
+        logger.info("removed %s, left by an interrupted save", p)
+        removed.append(p)
+    return removed
 
 
 def _counts(kg: KnowledgeGraph) -> dict:
@@ -193,7 +278,7 @@ def save_splits(kg: KnowledgeGraph, splits: dict[str, np.ndarray], extra_meta: d
     """Replace the splits of the KG directory ``kg.path`` atomically and update its ``meta.json``."""
     if kg.path is None:
         raise KemmError("save_splits needs a KG loaded from a directory")
-    with atomic_directory(kg.path / "splits") as d:
+    with _build_directory(kg.path / "splits") as d:
         for name, idx in splits.items():
             np.save(d / f"{name}.npy", np.asarray(idx, dtype=np.int64))
     kg.splits = dict(splits)

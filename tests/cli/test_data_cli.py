@@ -75,3 +75,10 @@ def test_missing_sprites_are_reported(tmp_path):
     )
     assert "extract_emoji_sprites.py" in str(result.exception)
     assert not (tmp_path / "b").exists()
+
+
+def test_kg_defaults_to_the_bundled_commonsense_kg(tmp_path):
+    out = tmp_path / "bench"
+    run("data", "make-benchmark", "--out", out, "--scale", 0.002, "--image-size", 32)
+    stats = json.loads((out / "stats.json").read_text())
+    assert [s["name"] for s in stats["kg"]["sources"]] == ["commonsense.ttl"]

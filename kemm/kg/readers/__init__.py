@@ -18,6 +18,7 @@ from kemm.errors import InputError, KemmError
 from kemm.kg.builder import KGBuilder
 from kemm.kg.graph import KnowledgeGraph
 from kemm.kg.readers.base import READERS, ErrorPolicy, OnError, ProgressFn, Reader
+from kemm.kg.readers.source import strip_bom
 from kemm.utils.io import read_head, sha256_file
 
 # importing the modules registers the readers
@@ -48,7 +49,7 @@ def detect_format(path: str | Path) -> str:
     for name in READERS.names():
         if ext and ext in READERS.get(name).extensions:
             return name
-    head = read_head(path)
+    head = strip_bom(read_head(path))
     for name in READERS.names():
         if READERS.get(name).sniff(path, head):
             return name
@@ -86,15 +87,15 @@ def read_into(
         files = sorted(p for p in path.iterdir() if p.is_file())
         record.size = sum(p.stat().st_size for p in files)
         record.extra["files"] = {p.name: sha256_file(p) for p in files}
-    record.extra["seconds"] = round(time.perf_counter() - t0, 3)
-    builder.sources.append(record)
+    builder.sources.append(record)  # what was read, never how long it took: stores are reproducible
     logger.info(
-        "%s: %d triples, %d attributes, %d skipped (%s)",
+        "%s: %d triples, %d attributes, %d skipped (%s, %.2f s)",
         path,
         record.triples,
         record.attributes,
         record.skipped,
         fmt,
+        time.perf_counter() - t0,
     )
 
 

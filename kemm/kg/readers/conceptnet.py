@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kemm.kg.builder import KGBuilder, SourceRecord
 from kemm.kg.readers.base import READERS, ErrorPolicy, ProgressFn, Reader
-from kemm.utils.io import open_binary
+from kemm.kg.readers.source import Source, broken_message
 
 _WEIGHT = re.compile(r'"weight":\s*(-?[0-9.]+(?:[eE][-+]?\d+)?)')
 
@@ -57,8 +57,8 @@ class ConceptNetReader(Reader):
         r: list[int] = []
         t: list[int] = []
         w: list[float] = []
-        stream, raw = open_binary(path)
-        text = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
+        src = Source(path)
+        text = io.TextIOWrapper(src.stream, encoding="utf-8", newline="\n")
         lineno = 0
         filtered = 0
 
@@ -79,12 +79,8 @@ class ConceptNetReader(Reader):
                         f"not UTF-8 ({e.reason}); lines after this one were not read", path, lineno + 1
                     )
                     break
-                except (OSError, EOFError) as e:
-                    errors.error(
-                        f"broken compressed stream ({e}); lines after this one were not read",
-                        path,
-                        lineno + 1,
-                    )
+                if not line.endswith("\n") and src.broken is not None:
+                    errors.error(broken_message(src.broken), path, lineno + 1)  # drop the unfinished line
                     break
                 if not line:
                     break
@@ -131,10 +127,10 @@ class ConceptNetReader(Reader):
                 t.append(concept_id(*o))
                 w.append(weight)
                 if progress is not None and lineno % 65536 == 0:
-                    progress(raw.tell())
+                    progress(src.raw.tell())
         finally:
             text.close()
-            raw.close()
+            src.close()
         record.triples += builder.add_triples(h, r, t, weights=w)
         record.extra["filtered"] = filtered
         if progress is not None:

@@ -15,21 +15,28 @@ from __future__ import annotations
 
 import array
 import gc
+import logging
 import multiprocessing
 import os
-import zlib
+import re
+import signal
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyoxigraph as ox
 
+from kemm.errors import KemmError
 from kemm.kg.builder import KGBuilder, SourceRecord
 from kemm.kg.readers.base import READERS, ErrorPolicy, ProgressFn, Reader
 from kemm.kg.readers.rdfterms import NAME_PREDICATES, blank_key, plain_datatype
-from kemm.utils.io import open_binary
+from kemm.kg.readers.source import Source, broken_message
+
+logger = logging.getLogger(__name__)
 
 BLOCK_BYTES = 1 << 22  # 4 MiB of text per parser call
 PARALLEL_MIN_BYTES = 16 << 20  # smaller files are not worth starting worker processes for
@@ -59,6 +66,32 @@ class ParsedBlock:
     attributes: list[tuple[int, str, str, str, str]] = field(default_factory=list)
     bad: list[tuple[int, str, str]] = field(default_factory=list)
     global_ids: bool = False  # ids are already the builder's (in-process parsing), not block-local
+
+
+_OX_WHERE = re.compile(r"^Parser error at line \d+ (?:column (\d+)|between columns (\d+) and \d+): ")
+
+
+def syntax_message(e: SyntaxError) -> str:
+    """pyoxigraph's message without its line number (the caller knows the line in the file), with
+    the column: ``"Parser error at line 1 column 23: X (line 1)"`` -> ``"X (column 23)"``."""
+    msg = e.msg or str(e)
+    m = _OX_WHERE.match(msg)
+    if m is None:
+        return msg
+    return f"{msg[m.end() :]} (column {m.group(1) or m.group(2)})"
+
+
+def _quiet_worker() -> None:
+    """Initialiser of the parsing processes: Ctrl-C is the main process's to handle (it stops the
+    pool); a worker that took it too would print a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now (on an error or Ctrl-C), not after the blocks they are parsing."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
 
 
 class _LocalIds(dict):
@@ -95,12 +128,11 @@ def parse_block(
         try:
             quads.extend(ox.parse(input=line, format=ox_format))
         except SyntaxError as e:
-            msg = str(e).split(": ", 1)[-1] if "Parser error" in str(e) else str(e)
             out.bad.append(
                 (
                     first_line + offset,
-                    f"invalid {fmt.lower().replace('_', '-')}: {msg}",
-                    line.decode("utf-8", errors="replace"),
+                    f"invalid {fmt.lower().replace('_', '-')}: {syntax_message(e)}",
+                    line.rstrip(b"\r").decode("utf-8", errors="replace"),
                 )
             )
     _map_terms(quads, out, source_index, *vocab)
@@ -174,8 +206,8 @@ class _LineRdfReader(Reader):
     ) -> SourceRecord:
         record = SourceRecord(str(path), self.name)
         source_index = len(builder.sources)
-        workers = self._workers(path)
-        record.extra["workers"] = workers
+        workers = self._workers(path)  # not in the record: the store must not depend on the machine
+        logger.debug("%s: parsing with %d process(es)", path, workers)
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of short-lived term objects: the cyclic GC only costs time here
         try:
@@ -184,57 +216,56 @@ class _LineRdfReader(Reader):
                 for item in items:
                     self._merge(item, source_index, path, builder, errors, record, progress)
             else:
-                ctx = multiprocessing.get_context(
-                    "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-                )
-                with ctx.Pool(workers) as pool:
-                    window: deque = deque()
-                    for item in items:
-                        if isinstance(item[0], bytes):
-                            block, first, pos = item
-                            window.append(
-                                (
-                                    pool.apply_async(
-                                        parse_block, (block, first, self.ox_format_name, source_index)
-                                    ),
-                                    pos,
-                                )
-                            )
-                        else:
-                            window.append((item, None))
-                        while len(window) > 2 * workers:
-                            self._merge_ready(
-                                window.popleft(), source_index, path, builder, errors, record, progress
-                            )
-                    while window:
-                        self._merge_ready(
-                            window.popleft(), source_index, path, builder, errors, record, progress
-                        )
+                self._read_parallel(items, workers, source_index, path, builder, errors, record, progress)
         finally:
             if gc_was_enabled:
                 gc.enable()
         return record
 
+    def _read_parallel(self, items, workers, source_index, path, builder, errors, record, progress) -> None:
+        """Parse blocks in ``workers`` processes, at most ``2 * workers`` in flight; merge in file order."""
+        ctx = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        )
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_quiet_worker)
+        try:
+            window: deque = deque()
+            for item in items:
+                if isinstance(item[0], bytes):
+                    block, first, pos = item
+                    window.append(
+                        (pool.submit(parse_block, block, first, self.ox_format_name, source_index), pos)
+                    )
+                else:
+                    window.append((item, None))
+                while len(window) > 2 * workers:
+                    self._merge_ready(window.popleft(), source_index, path, builder, errors, record, progress)
+            while window:
+                self._merge_ready(window.popleft(), source_index, path, builder, errors, record, progress)
+        except BrokenProcessPool:
+            _terminate(pool)
+            raise KemmError(
+                f"{path}: a parsing process ended abruptly (killed by a signal or out of memory); "
+                "nothing was read (--workers 1 parses in this process)"
+            ) from None
+        except BaseException:
+            _terminate(pool)
+            raise
+        pool.shutdown()
+
     def _blocks(self, path: Path) -> Iterator[tuple]:
         """Yield ``(block_bytes, first_line, file_position)``, or ``("error", message, line)`` once on a
-        broken compressed stream (after which nothing more is read)."""
-        stream, raw = open_binary(path)
+        broken compressed stream (after the lines before the break; the unfinished line is dropped)."""
         line_no = 1
         pending = b""
-        try:
+        with Source(path) as src:
             while True:
-                try:
-                    data = stream.read(BLOCK_BYTES)
-                except (OSError, EOFError, zlib.error) as e:
-                    yield (
-                        "error",
-                        f"broken compressed stream ({e}); lines after this one were not read",
-                        line_no + pending.count(b"\n"),
-                    )
-                    return
+                data = src.stream.read(BLOCK_BYTES)
                 if not data:
-                    if pending:
-                        yield pending, line_no, raw.tell()
+                    if src.broken is not None:
+                        yield ("error", broken_message(src.broken), line_no)
+                    elif pending:
+                        yield pending, line_no, src.raw.tell()
                     return
                 data = pending + data
                 cut = data.rfind(b"\n") + 1
@@ -242,18 +273,15 @@ class _LineRdfReader(Reader):
                     pending = data
                     continue
                 block, pending = data[:cut], data[cut:]
-                yield block, line_no, raw.tell()
+                yield block, line_no, src.raw.tell()
                 line_no += block.count(b"\n")
-        finally:
-            stream.close()
-            raw.close()
 
     def _merge_ready(self, entry, source_index, path, builder, errors, record, progress) -> None:
         item, pos = entry
         if pos is None:
             self._merge(item, source_index, path, builder, errors, record, progress)
         else:
-            self._apply(item.get(), path, builder, errors, record)
+            self._apply(item.result(), path, builder, errors, record)
             if progress is not None:
                 progress(pos)
 

@@ -1,9 +1,11 @@
 """RDF serialisations parsed with rdflib: Turtle, RDF/XML, JSON-LD, N3, TriG.
 
-rdflib parses from the open file (no second in-memory copy of the text) into a ``Dataset``;
-statements are then mapped the same way as the streaming N-Triples reader maps them
-(see :mod:`kemm.kg.readers.rdfterms`). Syntax errors are reported with the file and, where
-rdflib gives one, the line.
+rdflib parses from the open file (no second in-memory copy of the text) into a ``Dataset``
+whose store remembers the parse order; statements are then mapped, in document order, the same
+way as the streaming N-Triples reader maps them (see :mod:`kemm.kg.readers.rdfterms`), so that
+ids come out the same on every ingest. Blank nodes, which rdflib names at random, are numbered in
+order of appearance. Syntax errors are reported with the file and, where rdflib gives one, the
+line and its text.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from kemm.kg.builder import KGBuilder, SourceRecord
 from kemm.kg.readers.base import READERS, ErrorPolicy, ProgressFn, Reader
 from kemm.kg.readers.rdfterms import NAME_PREDICATES, blank_key, plain_datatype
-from kemm.utils.io import open_binary
+from kemm.kg.readers.source import Source, broken_message
 
 _LINE = re.compile(r"line[: ]+(\d+)", re.IGNORECASE)
 
@@ -28,36 +30,42 @@ class _RdflibReader(Reader):
         import rdflib
         from rdflib.term import BNode, Literal, URIRef
 
+        from kemm.kg.readers.rdfstore import OrderedMemory  # imports rdflib: only when it is needed
+
         record = SourceRecord(str(path), self.name)
         source_index = len(builder.sources)
-        ds = rdflib.Dataset(default_union=True)
-        stream, raw = open_binary(path)
-        try:
-            ds.parse(source=stream, format=self.rdflib_format, publicID=path.resolve().as_uri())
-        except Exception as e:  # rdflib raises many types (BadSyntax, SAXParseException, JSON errors)
-            line = _error_line(e)
-            errors.error(
-                f"invalid {self.name}: {type(e).__name__}: {_short(e)}; nothing was read from this file",
-                path,
-                line,
-            )
-            return record
-        finally:
-            stream.close()
-            raw.close()
+        store = OrderedMemory()
+        ds = rdflib.Dataset(store=store, default_union=True)
+        with Source(path) as src:
+            try:
+                ds.parse(source=src.stream, format=self.rdflib_format, publicID=path.resolve().as_uri())
+            except Exception as e:  # rdflib raises many types (BadSyntax, SAXParseException, JSON errors)
+                line, message, text = _describe(e)
+                if src.broken is not None:  # the parser saw a cut-off text: the break is the error
+                    line, message, text = None, broken_message(src.broken), ""
+                errors.error(
+                    f"invalid {self.name}: {message}; nothing was read from this file", path, line, text
+                )
+                return record
+            if src.broken is not None:  # a cut that happened to fall between two statements
+                errors.error(f"{broken_message(src.broken)}; nothing was read from this file", path)
+                return record
         if progress is not None:
             progress(path.stat().st_size)
         ents, rels = builder.entities.ids, builder.relations.ids
+        blanks: dict[BNode, str] = {}  # rdflib names blank nodes at random: number them in document order
 
         def key(term) -> str | None:
             if isinstance(term, URIRef):
                 return str(term)
             if isinstance(term, BNode):
-                return blank_key(source_index, str(term))
+                if term not in blanks:
+                    blanks[term] = blank_key(source_index, f"b{len(blanks)}")
+                return blanks[term]
             return None
 
         h, r, t = [], [], []
-        for s, p, o in ds.triples((None, None, None)):
+        for s, p, o in store.in_order():
             skey = key(s)
             if skey is None:
                 continue
@@ -81,15 +89,29 @@ class _RdflibReader(Reader):
         return record
 
 
+def _describe(e: Exception) -> tuple[int | None, str, str]:
+    """``(line, message, text of the line)`` of a parser error; rdflib raises many kinds."""
+    from rdflib.plugins.parsers.notation3 import BadSyntax
+
+    if isinstance(e, BadSyntax):  # Turtle, N3, TriG: the whole text and the offset of the error
+        doc, i = e._str, e._i
+        start = doc.rfind(b"\n", 0, i) + 1
+        stop = doc.find(b"\n", i)
+        text = doc[start : stop if stop >= 0 else len(doc)].rstrip(b"\r").decode("utf-8", "replace")
+        column = len(doc[start:i].decode("utf-8", "replace")) + 1
+        return doc.count(b"\n", 0, i) + 1, f"{e._why} (column {column})", text
+    return _error_line(e), f"{type(e).__name__}: {_short(e)}", ""
+
+
 def _error_line(e: Exception) -> int | None:
-    m = _LINE.search(str(e))  # rdflib's BadSyntax says "at line N" (1-based; its .lines is 0-based)
+    m = _LINE.search(str(e))  # "at line N" (1-based) in many of rdflib's messages
     if m:
         return int(m.group(1))
-    for attr in ("lines", "lineno", "line"):
+    for attr in ("lineno", "line"):
         v = getattr(e, attr, None)
         if isinstance(v, int):
             return v
-    getline = getattr(e, "getLineNumber", None)
+    getline = getattr(e, "getLineNumber", None)  # RDF/XML: SAXParseException
     if callable(getline):
         try:
             return int(getline())

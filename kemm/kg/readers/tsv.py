@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kemm.kg.builder import NO_SPLIT, KGBuilder, SourceRecord
 from kemm.kg.readers.base import READERS, ErrorPolicy, ProgressFn, Reader
-from kemm.utils.io import open_binary
+from kemm.kg.readers.source import Source, broken_message
 
 SPLIT_NAMES = {
     "train": "train",
@@ -86,8 +86,8 @@ class TsvReader(Reader):
         t: list[int] = []
         w: list[float] = []
         weighted = False
-        stream, raw = open_binary(path)
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline="\n")
+        src = Source(path)
+        text = io.TextIOWrapper(src.stream, encoding="utf-8", errors="strict", newline="\n")
         lineno = 0
         try:
             while True:
@@ -98,12 +98,8 @@ class TsvReader(Reader):
                         f"not UTF-8 ({e.reason}); lines after this one were not read", path, lineno + 1
                     )
                     break
-                except (OSError, EOFError) as e:
-                    errors.error(
-                        f"broken compressed stream ({e}); lines after this one were not read",
-                        path,
-                        lineno + 1,
-                    )
+                if not line.endswith("\n") and src.broken is not None:
+                    errors.error(broken_message(src.broken), path, lineno + 1)  # drop the unfinished line
                     break
                 if not line:
                     break
@@ -134,10 +130,10 @@ class TsvReader(Reader):
                 t.append(ents[cells[2].strip()])
                 w.append(weight)
                 if progress is not None and lineno % 65536 == 0:
-                    progress(raw.tell())
+                    progress(src.raw.tell())
         finally:
             text.close()
-            raw.close()
+            src.close()
         record.triples += builder.add_triples(h, r, t, weights=w if weighted else None, split=split)
         if progress is not None:
             progress(path.stat().st_size)
