@@ -199,3 +199,9 @@ def safe_key_padding(valid: torch.Tensor) -> torch.Tensor:
     empty = pad.all(-1)  # (B,)
     pad[:, 0] = pad[:, 0] & ~empty
     return pad
+
+
+def masked_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Softmax over the entries where ``mask`` is True; all-zero where a row has none (no NaN)."""
+    filled = logits.masked_fill(~mask, torch.finfo(logits.dtype).min)
+    return torch.softmax(filled, dim=dim) * mask
