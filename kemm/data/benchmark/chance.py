@@ -35,8 +35,11 @@ def vqa_chance(annotations: list[dict[str, Any]], train_annotations: list[dict[s
       questions gets the most frequent top-voted training answer over all types.
     * ``uniform``: the expected score of guessing uniformly among the distinct answers that training
       questions of the type list (all of them when the type has no training question).
-    * ``oracle_best_constant``: the one answer per question type that scores best *on these
-      questions*. Chosen on the evaluated split, it is an oracle, not a chance level.
+    * ``oracle_best_constant``: the one answer per question type, among the answers the humans gave,
+      that scores best *on these questions*. Chosen on the evaluated split, it is an oracle (an
+      upper bound on any answer prior), not a chance level; ``answer`` is None when no human answer
+      of the type can be matched (an unnormalised unanimous answer, see
+      :func:`~kemm.evaluation.metrics.vqa_reference_answers`).
 
     Args:
         annotations: the split evaluated: dicts with ``question_type`` and ``answers``
