@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 app = typer.Typer(no_args_is_help=True)
@@ -41,35 +41,27 @@ def train(
         False, "--resume", help="Continue the run in --out from its last checkpoint."
     ),
     epochs: int = typer.Option(None, "--epochs", help="Override the config's number of epochs."),
-    device: str = typer.Option(None, "--device", help="Override the config's device (cpu, cuda)."),
+    device: str = typer.Option(
+        None, "--device", help="Override the config's device: auto (CUDA when present), cpu, cuda, cuda:N."
+    ),
 ) -> None:
-    """Train the model of --config on the train split of --kg; evaluate it on test."""
+    """Train the model of --config on the train split of --kg; evaluate it on test.
+
+    Data parallel: `torchrun --nproc-per-node N -m kemm.cli kge train ...` (gloo on CPU, nccl on CUDA).
+    """
+    import dataclasses
+
+    from kemm.cli.progress import training_progress
     from kemm.embeddings.config import TrainConfig
     from kemm.embeddings.run import train_kge
 
     cfg = TrainConfig.from_yaml(config)
-    if epochs is not None:
-        cfg.epochs = epochs
-    if device is not None:
-        cfg.device = device
-    with Progress(
-        TextColumn("[bold]epoch {task.fields[epoch]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(
-            "loss {task.fields[loss]:.4f}  {task.fields[tps]:,.0f} triples/s  valid MRR {task.fields[mrr]}"
-        ),
-        TimeElapsedColumn(),
-        console=err,
-    ) as bar:
-        task = bar.add_task("train", total=cfg.epochs, epoch=0, loss=float("nan"), tps=0.0, mrr="-")
-
-        def on_progress(p) -> None:
-            mrr = f"{p.valid_mrr:.4f}" if p.valid_mrr is not None else "-"
-            done = p.epoch - 1 + (p.step / p.steps if p.phase == "step" else 1)
-            bar.update(task, completed=done, epoch=p.epoch, loss=p.loss, tps=p.triples_per_second, mrr=mrr)
-
+    overrides = {k: v for k, v in {"epochs": epochs, "device": device}.items() if v is not None}
+    cfg = dataclasses.replace(cfg, **overrides)  # validated like the file
+    with training_progress(err, unit="triples") as on_progress:
         result = train_kge(kg_dir, out_dir, cfg, resume=resume, callback=on_progress)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
     if result.test is not None:
         out.print(_metrics_table(f"test ({cfg.model}, filtered, realistic ranks)", result.test))
     out.print(f"wrote {out_dir}")

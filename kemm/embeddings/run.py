@@ -5,7 +5,8 @@
     config.yaml        the TrainConfig used
     kg.json            the KG path and a fingerprint of its entity/relation vocabularies
     model/             model.safetensors + model.json (the final model: best on valid when validating)
-    checkpoint/        the last resumable checkpoint (weights, optimiser, random state)
+    checkpoint/        the last resumable checkpoint (safetensors + JSON: weights, optimiser, random state)
+    fingerprint.json   config and input checksums: a resume with others is refused
     metrics.json       per-epoch history, test (and valid) results, timing
     tb/                TensorBoard event files
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +31,11 @@ import yaml
 from kemm.embeddings.base import KGEModel, build_model, load_model
 from kemm.embeddings.config import TrainConfig
 from kemm.embeddings.evaluation import EvaluationResult, evaluate
-from kemm.embeddings.training import TrainingProgress, TrainingResult, train_model
+from kemm.embeddings.training import TrainingResult, train_model
 from kemm.errors import KemmError
 from kemm.kg.graph import KnowledgeGraph
+from kemm.training import ProgressEvent
+from kemm.training.checkpoint import checkpoint_dir
 from kemm.utils.io import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -80,31 +84,35 @@ def train_kge(
     out: str | Path,
     config: TrainConfig,
     resume: bool = False,
-    callback: Callable[[TrainingProgress], None] | None = None,
+    callback: Callable[[ProgressEvent], None] | None = None,
     evaluate_test: bool = True,
 ) -> RunResult:
-    """Train ``config.model`` on the train split of ``kg`` and write the run directory ``out``."""
+    """Train ``config.model`` on the train split of ``kg`` and write the run directory ``out``.
+
+    Under torchrun every rank trains (data parallel); rank 0 writes the run directory.
+    """
     kg = _load_kg(kg)
     out = Path(out)
     fingerprint = vocabulary_fingerprint(kg)
+    main = int(os.environ.get("RANK", "0")) == 0
     if resume:
         check_vocabulary(out, kg)
-    elif (out / "checkpoint").exists():
+    elif (out / "checkpoint").exists() or checkpoint_dir(out) is not None:
         raise KemmError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / "config.yaml") as f:
-        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
-    with atomic_write(out / "kg.json") as f:
-        json.dump(
-            {
-                "path": str(Path(kg.path).resolve()) if kg.path else None,
-                "fingerprint": fingerprint,
-                "num_entities": kg.num_entities,
-                "num_relations": kg.num_relations,
-            },
-            f,
-            indent=2,
-        )
+    elif main:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_config(out, config)
+        with atomic_write(out / "kg.json") as f:
+            json.dump(
+                {
+                    "path": str(Path(kg.path).resolve()) if kg.path else None,
+                    "fingerprint": fingerprint,
+                    "num_entities": kg.num_entities,
+                    "num_relations": kg.num_relations,
+                },
+                f,
+                indent=2,
+            )
     train = kg.split("train").astype(np.int64)
     valid = kg.split("valid").astype(np.int64) if "valid" in kg.splits else None
     torch.manual_seed(config.seed)
@@ -120,6 +128,10 @@ def train_kge(
         resume=resume,
         callback=callback,
     )
+    if not main:
+        return RunResult(model, result, None, out)
+    if resume:
+        _write_config(out, config)  # the settings it ran to the end with (epochs may have grown)
     model.save(out / "model")
     metrics: dict = {
         "model": config.model,
@@ -138,6 +150,11 @@ def train_kge(
     with atomic_write(out / "metrics.json") as f:
         json.dump(metrics, f, indent=2)
     return RunResult(model, result, test, out)
+
+
+def _write_config(out: Path, config: TrainConfig) -> None:
+    with atomic_write(out / "config.yaml") as f:
+        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
 
 
 def check_vocabulary(run_dir: str | Path, kg: KnowledgeGraph) -> None:

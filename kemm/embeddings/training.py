@@ -1,20 +1,23 @@
-"""Training loops: sLCWA (negative sampling) and LCWA (1-vs-all), with checkpoint/resume.
+"""KGE training as a task of the one engine (:mod:`kemm.training`): sLCWA and LCWA step functions.
 
-A run is repeatable: the seed fixes initialisation, shuffling and negative sampling (one
-``torch.Generator`` whose state is checkpointed with the model and optimiser), so resuming from a
-checkpoint reaches exactly the parameters an uninterrupted run reaches. A non-finite loss stops
-training with the epoch and step; the last good checkpoint is left untouched. The library never
-prints: progress goes to an optional callback (the CLI draws a rich progress bar from it) and to
-TensorBoard event files.
+sLCWA scores each positive triple against ``num_negatives`` corruptions; LCWA scores every
+``(h, r)`` and ``(r, t)`` query of the training set against all entities (1-vs-all).
+Validation is the filtered MRR, which decides the best model and early stopping. The loop,
+checkpoints (safetensors + JSON, nothing pickled), exact resumption, NaN stops, TensorBoard
+scalars and torchrun data parallelism are the engine's: a run is repeatable, since the seed fixes
+initialisation, shuffling (``seed + epoch``, as ``DistributedSampler``) and negative sampling (the
+engine's generator, whose state is checkpointed), so resuming reaches exactly the parameters an
+uninterrupted run reaches.
+
+Under torchrun each rank trains on its shard of every epoch with ``batch_size`` triples per step
+(so a step covers ``world_size * batch_size`` triples) and validates on the whole valid split.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,42 +25,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from kemm.embeddings.base import KGEModel
+from kemm.embeddings.base import CONFIG_NAME, KGEModel
 from kemm.embeddings.config import TrainConfig
 from kemm.embeddings.evaluation import FilterIndex, evaluate
 from kemm.embeddings.gnn import GNNModel
 from kemm.embeddings.losses import build_loss
 from kemm.embeddings.negatives import NegativeSampler
+from kemm.embeddings.regularizers import REGULARIZERS
 from kemm.errors import KemmError
-from kemm.utils.io import atomic_directory
+from kemm.training import Engine, EngineConfig, ProgressEvent, RunContext, StepOutput, Task, resolve_device
+from kemm.training.engine import FitResult, TrainingDivergedError
+from kemm.training.optim import build_optimizer
+from kemm.training.resume import checksum
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["KGETask", "Trainer", "TrainingDivergedError", "TrainingResult", "engine_config", "train_model"]
 
-class TrainingDivergedError(KemmError):
-    """The loss became NaN or infinite."""
-
-
-@dataclass
-class TrainingProgress:
-    """What the progress callback receives.
-
-    Attributes:
-        phase: ``"step"`` (during an epoch), ``"epoch"`` (an epoch ended) or ``"valid"`` (after validation).
-        epoch: 1-based epoch; step: 1-based step within it; steps: steps per epoch; epochs: total epochs.
-        loss: mean loss so far in this epoch.
-        triples_per_second: positive training triples per second in this epoch.
-        valid_mrr: last validation MRR (None before the first validation).
-    """
-
-    phase: str
-    epoch: int
-    epochs: int
-    step: int
-    steps: int
-    loss: float
-    triples_per_second: float
-    valid_mrr: float | None = None
+#: TrainConfig fields a resumed run may change (how long and where it runs; the engine's own
+#: fingerprint covers seed, validation and early stopping)
+_NOT_FINGERPRINTED = ("epochs", "device", "checkpoint_every", "tensorboard", "seed", "eval_every", "amp")
 
 
 @dataclass
@@ -79,65 +66,35 @@ class TrainingResult:
     epochs_run: int = 0
 
 
-class MultiOptimizer:
-    """One optimiser for sparse-gradient tables and one for the dense parameters, stepped together."""
-
-    def __init__(self, optimizers: list[torch.optim.Optimizer]) -> None:
-        self.optimizers = optimizers
-
-    def zero_grad(self) -> None:
-        for o in self.optimizers:
-            o.zero_grad(set_to_none=True)
-
-    def step(self) -> None:
-        for o in self.optimizers:
-            o.step()
-
-    def state_dict(self) -> list[dict]:
-        return [o.state_dict() for o in self.optimizers]
-
-    def load_state_dict(self, states: list[dict]) -> None:
-        for o, s in zip(self.optimizers, states):
-            o.load_state_dict(s)
+def engine_config(c: TrainConfig, validating: bool) -> EngineConfig:
+    """The engine settings of a KGE :class:`TrainConfig`."""
+    return EngineConfig(
+        max_epochs=c.epochs,
+        # amp: bfloat16 autocast on CUDA (on CPU it stays fp32, as it always did)
+        precision="bf16" if c.amp and resolve_device(c.device).type == "cuda" else "fp32",
+        device=c.device,
+        seed=c.seed,
+        validate_every=c.eval_every if validating else 0,
+        early_stopping_metric="valid/mrr" if validating else None,
+        early_stopping_mode="max",
+        early_stopping_patience=c.early_stopping_patience,
+        checkpoint_every=c.checkpoint_every,
+        tensorboard=c.tensorboard,
+    )
 
 
-def build_optimizer(model: KGEModel, name: str, lr: float) -> MultiOptimizer:
-    """Sparse tables (``nn.Embedding(sparse=True)``) get ``SparseAdam`` (or sparse-capable Adagrad/SGD)."""
-    sparse_ids = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding) and m.sparse}
-    sparse = [p for p in model.parameters() if id(p) in sparse_ids]
-    dense = [p for p in model.parameters() if id(p) not in sparse_ids]
-    name = name.lower().replace("_", "")
-    opts: list[torch.optim.Optimizer] = []
-    if name in ("adam", "sparseadam"):
-        if sparse:
-            opts.append(torch.optim.SparseAdam(sparse, lr=lr))
-        if dense:
-            opts.append(torch.optim.Adam(dense, lr=lr))
-    elif name == "adagrad":
-        opts.append(torch.optim.Adagrad(sparse + dense, lr=lr))
-    elif name == "sgd":
-        opts.append(torch.optim.SGD(sparse + dense, lr=lr))
-    else:
-        raise KemmError(f"unknown optimizer {name!r}; choose adam, adagrad or sgd")
-    return MultiOptimizer(opts)
+class KGETask(Task):
+    """Training of a :class:`KGEModel` on ``(n, 3)`` triples.
 
+    Args:
+        model: the model, trained in place.
+        train: ``(n, 3)`` int64 training triples.
+        config: the training settings.
+        valid: validation triples (used when ``config.eval_every`` > 0).
+        filter_triples: known true triples filtered out of validation ranks (default: ``valid``).
+    """
 
-def regularization(model: KGEModel, terms: list[torch.Tensor], kind: str) -> torch.Tensor:
-    """L2: mean squared norm of the batch's rows; N3: mean cubed (complex) modulus (Lacroix et al., 2018)."""
-    total = terms[0].new_zeros(())
-    for x in terms:
-        if kind == "l2":
-            total = total + x.pow(2).sum(-1).mean()
-        else:
-            if model.is_complex:
-                d = x.shape[-1] // 2
-                x = torch.sqrt(x[..., :d] ** 2 + x[..., d:] ** 2 + 1e-12)
-            total = total + x.abs().pow(3).sum(-1).mean()
-    return total / max(1, len(terms))
-
-
-class Trainer:
-    """Trains ``model`` on ``train`` triples under ``config``; see :func:`train_model`."""
+    broadcast_buffers = False  # a GNN's graph buffers never change
 
     def __init__(
         self,
@@ -146,34 +103,22 @@ class Trainer:
         config: TrainConfig,
         valid: np.ndarray | None = None,
         filter_triples: np.ndarray | None = None,
-        run_dir: str | Path | None = None,
-        callback: Callable[[TrainingProgress], None] | None = None,
     ) -> None:
         self.model = model
         self.config = c = config
-        self.device = torch.device(c.device)
         self.train = torch.as_tensor(np.asarray(train), dtype=torch.long)
         if len(self.train) == 0:
             raise KemmError("no training triples: the train split is empty")
-        self.valid = None if valid is None or len(valid) == 0 else np.asarray(valid)
-        self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.callback = callback
-        self.generator = torch.Generator().manual_seed(c.seed)
-        self.loss = build_loss(c.loss, **c.loss_kwargs)
-        self.optimizer = build_optimizer(model, c.optimizer, c.lr)
-        n_ent, n_rel = model.num_entities, model.num_relations
-        self.sampler = None
+        if c.regularizer is not None:
+            REGULARIZERS.get(c.regularizer)  # an unknown name fails before training starts
         if c.num_neighbors:
             if not isinstance(model, GNNModel):
                 raise KemmError("num_neighbors (neighbour-sampled training) applies to GNN models only")
             if c.loop != "slcwa":
                 raise KemmError("neighbour-sampled training needs loop: slcwa")
-            self.sampler = model.make_sampler(c.num_neighbors, self.generator)
-        if c.loop == "slcwa":
-            self.negatives = NegativeSampler(
-                self.train, n_ent, n_rel, c.num_negatives, c.corruption, c.filter_negatives, self.generator
-            )
-        else:
+        self.loss = build_loss(c.loss, **c.loss_kwargs)
+        n_ent, n_rel = model.num_entities, model.num_relations
+        if c.loop == "lcwa":
             self.train_index = FilterIndex(self.train, n_ent, n_rel)
             tails = torch.unique(self.train[:, 0] * n_rel + self.train[:, 1])
             heads = torch.unique(self.train[:, 2] * n_rel + self.train[:, 1])
@@ -184,6 +129,7 @@ class Trainer:
                     torch.stack([torch.ones_like(heads), heads // n_rel, heads % n_rel], 1),
                 ]
             )
+        self.valid = None if valid is None or len(valid) == 0 else np.asarray(valid)
         self.valid_index = None
         if self.valid is not None and c.eval_every:
             known = self.valid if filter_triples is None else filter_triples
@@ -191,13 +137,81 @@ class Trainer:
             if c.eval_max_triples and len(self.valid) > c.eval_max_triples:
                 keep = np.random.default_rng(c.seed).permutation(len(self.valid))[: c.eval_max_triples]
                 self.valid = self.valid[np.sort(keep)]
-        self.result = TrainingResult()
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.bad_evals = 0
-        self.writer = None
+        self._inputs = {"train triples": checksum(self.train.numpy())}
+        if self.valid is not None:
+            self._inputs["valid triples"] = checksum(np.asarray(self.valid, dtype=np.int64))
 
-    # -- one step -------------------------------------------------------------------------
-    def _slcwa_step(self, pos: torch.Tensor) -> torch.Tensor:
+    @property
+    def validating(self) -> bool:
+        return self.valid_index is not None
+
+    # -- engine hooks ---------------------------------------------------------------------
+    def setup(self, ctx: RunContext) -> None:
+        c, m = self.config, self.model
+        self.device = ctx.device
+        self.sampler = None
+        if c.num_neighbors:
+            self.sampler = m.make_sampler(c.num_neighbors, ctx.generator)  # type: ignore[operator]  # GNNs only
+        if c.loop == "slcwa":
+            self.negatives = NegativeSampler(
+                self.train,
+                m.num_entities,
+                m.num_relations,
+                c.num_negatives,
+                c.corruption,
+                c.filter_negatives,
+                ctx.generator,
+            )
+
+    def _data(self) -> torch.Tensor:
+        return self.train if self.config.loop == "slcwa" else self.queries
+
+    def train_batches(self, epoch: int, ctx: RunContext) -> Iterator[torch.Tensor]:
+        data, bs = self._data(), self.config.batch_size
+        idx = ctx.shard(len(data), epoch)
+        return (data[idx[i : i + bs]] for i in range(0, len(idx), bs))
+
+    def num_batches(self, epoch: int, ctx: RunContext) -> int:
+        return math.ceil(math.ceil(len(self._data()) / ctx.world_size) / self.config.batch_size)
+
+    def training_step(self, batch: torch.Tensor) -> StepOutput:
+        if self.config.loop == "slcwa":
+            return StepOutput(self._slcwa_loss(batch), num_samples=len(batch))
+        loss, covered = self._lcwa_loss(batch)
+        return StepOutput(loss, num_samples=covered)
+
+    def configure_optimizer(self) -> Any:
+        return build_optimizer(self.config.optimizer, self.model, lr=self.config.lr)
+
+    def post_step(self) -> None:
+        self.model.post_step()
+
+    def validate(self, ctx: RunContext) -> dict[str, float]:
+        if self.valid_index is None or self.valid is None:
+            return {}
+        res = evaluate(self.model, self.valid, None, filter_index=self.valid_index)
+        return {"valid/mrr": res.mrr, "valid/hits_at_10": res.both.hits_at_10}
+
+    def fingerprint_config(self) -> dict[str, Any]:
+        return {k: v for k, v in self.config.to_dict().items() if k not in _NOT_FINGERPRINTED}
+
+    def fingerprint_inputs(self) -> dict[str, str]:
+        return dict(self._inputs)
+
+    def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.model.load_weights(state)
+
+    def checkpoint_files(self, directory: Path) -> None:
+        import json
+
+        (directory / CONFIG_NAME).write_text(json.dumps(self.model.describe(), indent=2) + "\n")
+
+    # -- step functions -------------------------------------------------------------------
+    def _regularization(self, terms: list[torch.Tensor]) -> torch.Tensor:
+        c = self.config
+        return c.regularizer_weight * REGULARIZERS.get(c.regularizer)(self.model, terms)  # type: ignore[arg-type]
+
+    def _slcwa_loss(self, pos: torch.Tensor) -> torch.Tensor:
         neg, weight = self.negatives.sample(pos)  # (B, K, 3), (B, K)
         b = pos.shape[0]
         trip = torch.cat([pos, neg.view(-1, 3)]).to(self.device)  # (B + B*K, 3)
@@ -210,13 +224,12 @@ class Trainer:
         loss = self.loss.slcwa(scores[:b].float(), scores[b:].view(b, -1).float(), w)
         if self.config.regularizer:
             ph, pr, pt = trip[:b].unbind(1)
-            loss = loss + self.config.regularizer_weight * regularization(
-                self.model, self.model.regularization_terms(ph, pr, pt), self.config.regularizer
-            )
+            loss = loss + self._regularization(self.model.regularization_terms(ph, pr, pt))
         return loss
 
-    def _lcwa_step(self, q: torch.Tensor) -> torch.Tensor:
-        losses, reg_terms = [], []
+    def _lcwa_loss(self, q: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Loss of a batch of queries and the number of training triples they cover (over 2)."""
+        losses, reg_terms, covered = [], [], 0
         for side in (0, 1):
             sel = q[q[:, 0] == side]
             if len(sel) == 0:
@@ -229,6 +242,7 @@ class Trainer:
             else:
                 scores = self.model.score_h(rd, ed)
                 rows, cols = self.train_index.heads(r, e)
+            covered += len(rows)
             targets = torch.zeros_like(scores, dtype=torch.float32)
             targets[rows.to(self.device), cols.to(self.device)] = 1.0
             losses.append(self.loss.lcwa(scores.float(), targets) * len(sel))
@@ -236,168 +250,46 @@ class Trainer:
                 reg_terms += self.model.regularization_terms(ed, rd, ed)[:2]
         loss = torch.stack(losses).sum() / len(q)
         if self.config.regularizer:
-            loss = loss + self.config.regularizer_weight * regularization(
-                self.model, reg_terms, self.config.regularizer
-            )
-        return loss
+            loss = loss + self._regularization(reg_terms)
+        return loss, max(1, covered // 2)
 
-    # -- loop -----------------------------------------------------------------------------
+
+class Trainer:
+    """Trains ``model`` on ``train`` triples under ``config`` with the engine; see :func:`train_model`."""
+
+    def __init__(
+        self,
+        model: KGEModel,
+        train: np.ndarray,
+        config: TrainConfig,
+        valid: np.ndarray | None = None,
+        filter_triples: np.ndarray | None = None,
+        run_dir: str | Path | None = None,
+        callback: Callable[[ProgressEvent], None] | None = None,
+    ) -> None:
+        self.task = KGETask(model, train, config, valid, filter_triples)
+        self.config = config
+        progress = None if callback is None else [callback]
+        self.engine = Engine(self.task, engine_config(config, self.task.validating), run_dir, progress)
+
     def fit(self, resume: bool = False) -> TrainingResult:
-        c = self.config
-        start_epoch = 1
-        if resume:
-            start_epoch = self._load_checkpoint() + 1
-        if self.run_dir is not None and c.tensorboard:
-            from tensorboardX import SummaryWriter
+        return _training_result(self.engine.fit(resume), len(self.task.train))
 
-            self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=start_epoch)
-        data = self.train if c.loop == "slcwa" else self.queries
-        steps = math.ceil(len(data) / c.batch_size)
-        self.model.to(self.device).train()
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=c.amp and self.device.type == "cuda")
-        every = max(1, steps // 100)
-        try:
-            for epoch in range(start_epoch, c.epochs + 1):
-                t0 = time.perf_counter()
-                perm = torch.randperm(len(data), generator=self.generator)
-                total = 0.0
-                for step in range(steps):
-                    batch = data[perm[step * c.batch_size : (step + 1) * c.batch_size]]
-                    with autocast:
-                        loss = self._slcwa_step(batch) if c.loop == "slcwa" else self._lcwa_step(batch)
-                    value = loss.item()
-                    if not math.isfinite(value):
-                        where = (
-                            f"last good checkpoint: {self.run_dir / 'checkpoint'} (epoch {self.result.epochs_run})"
-                            if self.run_dir is not None and (self.run_dir / "checkpoint").exists()
-                            else "no checkpoint was written yet"
-                        )
-                        raise TrainingDivergedError(
-                            f"loss is {value} at epoch {epoch}, step {step + 1}; stopped. "
-                            f"{where}. Try a lower lr or a regularizer."
-                        )
-                    self.optimizer.zero_grad()
-                    loss.backward()
-                    self.optimizer.step()
-                    self.model.post_step()
-                    total += value
-                    if self.callback is not None and (step + 1) % every == 0 and step + 1 < steps:
-                        dt = time.perf_counter() - t0
-                        self._emit(
-                            "step",
-                            epoch,
-                            step + 1,
-                            steps,
-                            total / (step + 1),
-                            min(len(self.train), (step + 1) * c.batch_size) / dt,
-                        )
-                seconds = time.perf_counter() - t0
-                rec = {
-                    "epoch": epoch,
-                    "loss": total / steps,
-                    "seconds": seconds,
-                    "triples_per_second": len(self.train) / seconds,
-                }
-                self.result.history.append(rec)
-                self.result.epochs_run = epoch
-                self._emit("epoch", epoch, steps, steps, rec["loss"], rec["triples_per_second"])
-                self._log_scalars(
-                    epoch, {"train/loss": rec["loss"], "train/triples_per_second": rec["triples_per_second"]}
-                )
-                stop = False
-                if self.valid_index is not None and epoch % c.eval_every == 0:
-                    stop = self._validate(epoch, rec)
-                    self.model.train()
-                last = stop or epoch == c.epochs
-                if self.run_dir is not None and (epoch % c.checkpoint_every == 0 or last):
-                    self._save_checkpoint(epoch)
-                if stop:
-                    self.result.stopped_early = True
-                    logger.info(
-                        "early stopping at epoch %d (best valid MRR %.4f at epoch %d)",
-                        epoch,
-                        self.result.best_valid_mrr,
-                        self.result.best_epoch,
-                    )
-                    break
-        finally:
-            if self.writer is not None:
-                self.writer.close()
-        if self.best_state is not None:
-            self.model.load_weights(self.best_state)
-        self.model.eval()
-        return self.result
 
-    def _emit(self, phase: str, epoch: int, step: int, steps: int, loss: float, tps: float) -> None:
-        if self.callback is not None:
-            self.callback(
-                TrainingProgress(
-                    phase, epoch, self.config.epochs, step, steps, loss, tps, self.result.best_valid_mrr
-                )
-            )
-
-    def _log_scalars(self, epoch: int, values: dict[str, float]) -> None:
-        if self.writer is not None:
-            for k, v in values.items():
-                self.writer.add_scalar(k, v, epoch)
-
-    def _validate(self, epoch: int, rec: dict) -> bool:
-        assert self.valid is not None  # only called when there is a validation set
-        res = evaluate(self.model, self.valid, None, filter_index=self.valid_index)
-        rec["valid_mrr"] = res.mrr
-        rec["valid_hits_at_10"] = res.both.hits_at_10
-        self._log_scalars(epoch, {"valid/mrr": res.mrr, "valid/hits_at_10": res.both.hits_at_10})
-        if self.result.best_valid_mrr is None or res.mrr > self.result.best_valid_mrr:
-            self.result.best_valid_mrr, self.result.best_epoch = res.mrr, epoch
-            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            self.bad_evals = 0
-        else:
-            self.bad_evals += 1
-        self._emit("valid", epoch, 0, 0, rec["loss"], rec["triples_per_second"])
-        patience = self.config.early_stopping_patience
-        return bool(patience and self.bad_evals >= patience)
-
-    # -- checkpoints ----------------------------------------------------------------------
-    def _save_checkpoint(self, epoch: int) -> None:
-        assert self.run_dir is not None
-        state = {
-            "epoch": epoch,
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "result": copy.deepcopy(self.result),
-            "bad_evals": self.bad_evals,
-            "best_state": self.best_state,
-            "config": self.config.to_dict(),
+def _training_result(fit: FitResult, num_train: int) -> TrainingResult:
+    history = []
+    for rec in fit.history:
+        row = {
+            "epoch": rec["epoch"],
+            "loss": rec["loss"],
+            "seconds": rec["seconds"],
+            "triples_per_second": num_train / max(rec["seconds"], 1e-9),
         }
-        with atomic_directory(self.run_dir / "checkpoint") as d:
-            self.model.save(d)
-            torch.save(state, d / "state.pt")
-        logger.debug("checkpoint at epoch %d", epoch)
-
-    def _load_checkpoint(self) -> int:
-        from safetensors.torch import load_file
-
-        d = None if self.run_dir is None else self.run_dir / "checkpoint"
-        if d is None or not (d / "state.pt").exists():
-            raise KemmError(f"nothing to resume: no checkpoint in {d}")
-        state = torch.load(d / "state.pt", weights_only=False)
-        saved = dict(state["config"])
-        now = self.config.to_dict()
-        diff = sorted(k for k in now if k != "epochs" and saved.get(k) != now[k])
-        if diff:
-            raise KemmError(
-                f"cannot resume {self.run_dir}: the config differs from the checkpoint's in {', '.join(diff)}"
-            )
-        self.model.load_weights(load_file(str(d / "model.safetensors"), device=str(self.device)))
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        self.result = state["result"]
-        self.bad_evals = state["bad_evals"]
-        self.best_state = state["best_state"]
-        logger.info("resuming %s after epoch %d", self.run_dir, state["epoch"])
-        return int(state["epoch"])
+        if "valid/mrr" in rec:
+            row["valid_mrr"] = rec["valid/mrr"]
+            row["valid_hits_at_10"] = rec["valid/hits_at_10"]
+        history.append(row)
+    return TrainingResult(history, fit.best_epoch, fit.best_metric, fit.stopped_early, fit.epochs_run)
 
 
 def train_model(
@@ -408,7 +300,7 @@ def train_model(
     filter_triples: np.ndarray | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
-    callback: Callable[[TrainingProgress], None] | None = None,
+    callback: Callable[[ProgressEvent], None] | None = None,
 ) -> TrainingResult:
     """Train ``model`` in place on ``train`` ``(n, 3)`` triples.
 
@@ -417,6 +309,7 @@ def train_model(
         filter_triples: known true triples filtered out of validation ranks (default: ``valid`` only).
         run_dir: where checkpoints and TensorBoard events go (None: nothing is written).
         resume: continue from ``run_dir/checkpoint``.
-        callback: receives :class:`TrainingProgress` events.
+        callback: receives the engine's :class:`~kemm.training.ProgressEvent` (default: plain
+            progress lines logged every minute).
     """
     return Trainer(model, train, config, valid, filter_triples, run_dir, callback).fit(resume)

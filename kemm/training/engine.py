@@ -190,7 +190,7 @@ class Engine:
     def _fingerprint(self, world_size: int) -> Fingerprint:
         engine = {k: v for k, v in self.config.to_dict().items() if k not in RESUMABLE_CHANGES}
         return Fingerprint(
-            {"engine": engine, "task": self.task.fingerprint_config(), "world_size": world_size},
+            {**self.task.fingerprint_config(), "engine": engine, "world_size": world_size},
             self.task.fingerprint_inputs(),
         )
 
@@ -267,10 +267,18 @@ class Engine:
         if dist_ctx.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
+            import inspect
+
+            # torch >= 2.13 names it forward_sync_buffers (broadcast_buffers is deprecated)
+            buffers = (
+                "forward_sync_buffers"
+                if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+                else "broadcast_buffers"
+            )
             ddp = DistributedDataParallel(
                 step_module,
                 device_ids=[device.index] if device.type == "cuda" else None,
-                broadcast_buffers=task.broadcast_buffers,
+                **{buffers: task.broadcast_buffers},
             )
         forward = ddp if ddp is not None else step_module
         params = [p for p in task.model.parameters() if p.requires_grad]

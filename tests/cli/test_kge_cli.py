@@ -25,7 +25,7 @@ def trained(tmp_path_factory):
 
 def test_train_writes_run_directory(trained):
     run_dir = trained / "run"
-    for name in ("config.yaml", "kg.json", "metrics.json", "model/model.safetensors", "checkpoint/state.pt"):
+    for name in ("config.yaml", "kg.json", "metrics.json", "model/model.safetensors", "checkpoint/state.json", "fingerprint.json"):
         assert (run_dir / name).exists(), name
     assert list((run_dir / "tb").glob("events.out.tfevents.*"))
 
