@@ -5,13 +5,16 @@ multiple-choice format works through ``dataset=``). Each question stem and each 
 2-hop subgraph around its seeds (:func:`kemm.kg.subgraph.extract_subgraph`). The output JSONL has
 one record per question. Runs resume: records go to ``<out>.partial`` (appended and flushed per
 batch); ids already there, or in an existing ``<out>``, are skipped; on completion the partial file
-is renamed onto ``<out>`` in one atomic step. Unreadable records are counted and listed in
+is renamed onto ``<out>`` in one atomic step. The run's fingerprint (settings, questions checksum,
+KG size: :mod:`kemm.training.resume`) is kept in ``<out>.fingerprint.json``; continuing with
+other ones is an error naming what changed. Unreadable records are counted and listed in
 ``<out>.skipped.tsv`` (source, line, reason, text: the reader's own messages).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +23,8 @@ from pathlib import Path
 from kemm.data import MultipleChoiceExample, read_dataset
 from kemm.kg.subgraph import extract_subgraph
 from kemm.linking.linker import EntityLinker, LinkResult
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -106,6 +111,35 @@ def _done_ids(path: Path) -> tuple[set[str], int]:
     return ids, good
 
 
+def _check_resume(
+    out: Path,
+    partial: Path,
+    questions: str | Path,
+    hops: int,
+    max_nodes: int,
+    dataset: str,
+    linker: EntityLinker,
+) -> None:
+    """The one resume rule: continue ``out`` only with the settings and inputs it was started with."""
+    from kemm.training.resume import Fingerprint, check_resume, checksum, read_fingerprint, write_fingerprint
+
+    kg = linker.kg
+    current = Fingerprint(
+        {
+            "hops": hops,
+            "max_nodes": max_nodes,
+            "dataset": dataset,
+            "kg": {"entities": kg.num_entities, "triples": kg.num_triples},
+        },
+        {"questions": checksum(questions)},
+    )
+    stamp = out.with_name(out.name + ".fingerprint.json")
+    saved = read_fingerprint(stamp)
+    if saved is not None and (out.exists() or partial.exists()):
+        check_resume(saved, current, f"the grounding {out}")
+    write_fingerprint(stamp, current)
+
+
 def ground_file(
     linker: EntityLinker,
     questions: str | Path,
@@ -124,7 +158,9 @@ def ground_file(
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
+    _check_resume(out, partial, questions, hops, max_nodes, dataset, linker)
     if out.exists() and not partial.exists():
+        logger.info("%s is complete; only questions not in it are grounded", out)
         partial.write_bytes(out.read_bytes())
     done, good = _done_ids(partial)
     if partial.exists() and good < partial.stat().st_size:
