@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from kemm.kg.graph import KnowledgeGraph
-from kemm.utils.io import open_binary
+from kemm.kg.readers.base import ErrorPolicy
+from kemm.kg.readers.wordnet import POS_FILES, SYNSET_IRI, find_file, read_index
 
 logger = logging.getLogger(__name__)
 
 #: NLTK synset names the WordNet reader writes as aliases (``dog.n.01``); ranks, not names.
 SYNSET_NAME = re.compile(r"^(?P<lemma>.+)\.(?P<pos>[nvasr])\.(?P<rank>\d{2,})$")
-WORDNET_IRI = "http://wordnet-rdf.princeton.edu/wn30/"
 
 #: Factor on WordNet sense weights by part of speech (noun, verb, adjective, adverb).
 POS_PRIOR = {"n": 1.0, "v": 0.6, "a": 0.8, "r": 0.6}
@@ -82,6 +82,39 @@ class AliasTable:
             c = merge_candidates([self.forms.get(form, {})])
             self._cache[form] = c
         return c
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The table as flat arrays (CSR over forms in insertion order), for :mod:`kemm.linking.cache`.
+
+        ``ptr`` has shape ``(F + 1,)``; the entities of form ``i`` are ``ids[ptr[i]:ptr[i + 1]]``
+        with weights ``weights[ptr[i]:ptr[i + 1]]`` (float64, exactly as added).
+        """
+        maps = list(self.forms.values())
+        ptr = np.zeros(len(maps) + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum([len(m) for m in maps])
+        n = int(ptr[-1])
+        ids = np.fromiter((e for m in maps for e in m), dtype=np.int64, count=n)
+        weights = np.fromiter((w for m in maps for w in m.values()), dtype=np.float64, count=n)
+        return {"ptr": ptr, "ids": ids, "weights": weights}
+
+    @classmethod
+    def from_arrays(
+        cls,
+        forms: list[str],
+        ptr: np.ndarray,
+        ids: np.ndarray,
+        weights: np.ndarray,
+        num_entities: int,
+        lang: str,
+    ) -> AliasTable:
+        """The inverse of :meth:`to_arrays` (``forms`` in the same order)."""
+        table = cls(num_entities=num_entities, lang=lang)
+        bounds = ptr.tolist()
+        id_list, w_list = ids.tolist(), weights.tolist()
+        table.forms = {
+            form: dict(zip(id_list[a:b], w_list[a:b])) for form, a, b in zip(forms, bounds, bounds[1:])
+        }
+        return table
 
     @classmethod
     def from_kg(
@@ -152,36 +185,25 @@ def merge_candidates(weights: Iterable[dict[int, float]]) -> Candidates:
 def wordnet_sense_ranks(directory: str | Path) -> dict[tuple[str, str], float]:
     """(lemma, synset key) -> prior weight from the sense order of WordNet's ``index.*`` files.
 
-    Each index line reads ``lemma pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt
-    synset_offset...``; offsets come most frequent sense first. The weight is ``1 / rank``, halved
-    for senses past ``tagsense_cnt`` (never seen in the sense-tagged corpus), and multiplied by
-    :data:`POS_PRIOR`: without a part-of-speech tagger a bare word in a question is more often a noun.
+    The files are parsed by the WordNet KG reader (:func:`kemm.kg.readers.wordnet.read_index`);
+    offsets come most frequent sense first. The weight is ``1 / rank``, halved for senses past
+    ``tagsense_cnt`` (never seen in the sense-tagged corpus), and multiplied by :data:`POS_PRIOR`:
+    without a part-of-speech tagger a bare word in a question is more often a noun. Malformed index
+    lines are skipped (and logged).
     """
     directory = Path(directory)
     out: dict[tuple[str, str], float] = {}
-    for suffix, pos in (("noun", "n"), ("verb", "v"), ("adj", "a"), ("adv", "r")):
-        path = next(
-            (p for p in (directory / f"index.{suffix}", directory / f"index.{suffix}.gz") if p.exists()), None
-        )
+    errors = ErrorPolicy(on_error="skip")
+    for suffix, pos in POS_FILES:
+        path = find_file(directory, f"index.{suffix}")
         if path is None:
             continue
-        stream, raw = open_binary(path)
-        try:
-            for line in stream:
-                if line.startswith(b"  "):
-                    continue
-                parts = line.decode("utf-8", "replace").split()
-                if len(parts) < 6:
-                    continue
-                n_syn, n_ptr = int(parts[2]), int(parts[3])
-                tagged = int(parts[5 + n_ptr])
-                offsets = parts[6 + n_ptr : 6 + n_ptr + n_syn]
-                lemma = normalize_form(parts[0])
-                for rank, off in enumerate(offsets, start=1):
-                    w = (1.0 if rank <= tagged else 0.5) / rank * POS_PRIOR[pos]
-                    out[(lemma, f"{WORDNET_IRI}{off}-{pos}")] = w
-        finally:
-            stream.close()
-            raw.close()
+        for lemma, (offsets, tagged) in read_index(path, errors).items():
+            form = normalize_form(lemma)
+            for rank, off in enumerate(offsets, start=1):
+                w = (1.0 if rank <= tagged else 0.5) / rank * POS_PRIOR[pos]
+                out[(form, f"{SYNSET_IRI}{off}-{pos}")] = w
+    if errors.skipped:
+        logger.warning("WordNet sense ranks: %d malformed index lines skipped", len(errors.skipped))
     logger.info("WordNet sense ranks: %d (lemma, synset) pairs from %s", len(out), directory)
     return out

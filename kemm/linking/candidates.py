@@ -2,8 +2,11 @@
 
 Two phrase matchers run over every doc: one on ``LOWER`` (reason ``exact``) and one on ``NORM``,
 which :mod:`kemm.linking.pipeline` sets to the lower-cased lemma (reason ``lemma``: ``"knives"``
-finds ``"knife"``). As QA-GNN grounds text into ConceptNet, the longest match wins, and a single stop
-word or punctuation token never links alone. Content words (and, with a parser, noun chunks) that no
+finds ``"knife"``). Each is a dictionary from token sequences to surface forms, looked up for every
+span that starts with a token some pattern starts with (up to that token's longest pattern); the
+patterns are the forms as the pipeline tokenises them (:class:`Patterns`, which
+:mod:`kemm.linking.cache` stores next to the KG). As QA-GNN grounds text into ConceptNet, the
+longest match wins, and a single stop word or punctuation token never links alone. Content words (and, with a parser, noun chunks) that no
 phrase covers become queries against a faiss inner-product index over the embeddings of all surface
 forms (reason ``dense``: spelling variants and paraphrases), kept when their cosine similarity reaches
 ``dense_threshold``.
@@ -13,10 +16,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from kemm.linking.aliases import AliasTable, Candidates, merge_candidates
@@ -26,7 +29,56 @@ from kemm.linking.encoder import TextEncoder
 logger = logging.getLogger(__name__)
 
 REASONS = ("exact", "lemma", "dense")
-_LEMMA_PREFIX = "\x1fL:"
+
+
+@dataclass
+class Patterns:
+    """The token sequences the phrase matchers look for: one row per (form, variant).
+
+    Attributes:
+        form: shape ``(P,)`` int64, index of the row's form in ``CandidateGenerator.forms``.
+        tokens: the row's tokens as the exact matcher compares them (``LOWER``), space-joined.
+        norms: their lemmas (``NORM``), space-joined.
+        variant: shape ``(P,)`` bool; True for the hyphenated spelling of a multi-word form
+            (``"ice cream"`` also matches ``"ice-cream"``, which spaCy splits into three tokens).
+    """
+
+    form: np.ndarray
+    tokens: list[str]
+    norms: list[str]
+    variant: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+class _SequenceMatcher:
+    """Token sequence -> value; :meth:`spans` finds every matching ``(start, end, value)`` of a doc."""
+
+    def __init__(self) -> None:
+        self.table: dict[tuple[str, ...], str] = {}
+        self.longest: dict[str, int] = {}  # first token -> length of its longest pattern
+
+    def add(self, tokens: tuple[str, ...], value: str) -> None:
+        if not tokens or tokens in self.table:
+            return  # the first pattern added for a sequence wins (forms before hyphenated variants)
+        self.table[tokens] = value
+        first = tokens[0]
+        if len(tokens) > self.longest.get(first, 0):
+            self.longest[first] = len(tokens)
+
+    def spans(self, words: list[str]) -> list[tuple[int, int, str]]:
+        out = []
+        table, longest = self.table, self.longest
+        for s, first in enumerate(words):
+            n = longest.get(first)
+            if n is None:
+                continue
+            for e in range(s + 1, min(s + n, len(words)) + 1):
+                value = table.get(tuple(words[s:e]))
+                if value is not None:
+                    out.append((s, e, value))
+        return out
 
 
 @dataclass
@@ -67,47 +119,67 @@ class CandidateGenerator:
     """
 
     def __init__(
-        self, nlp: Language, table: AliasTable, config: LinkerConfig, encoder: TextEncoder | None = None
+        self,
+        nlp: Language,
+        table: AliasTable,
+        config: LinkerConfig,
+        encoder: TextEncoder | None = None,
+        patterns: Patterns | None = None,
+        dense_cache: Path | None = None,
     ) -> None:
         self.nlp = nlp
         self.table = table
         self.config = config
         self.encoder = encoder
         self.forms: list[str] = [f for f in table.forms if len(f) >= config.min_alias_chars]
-        self.exact = PhraseMatcher(nlp.vocab, attr="LOWER" if config.lowercase else "ORTH")
-        self.lemma = PhraseMatcher(nlp.vocab, attr="NORM") if config.use_lemmas else None
+        self.patterns = patterns if patterns is not None else self.tokenize_forms()
+        self.exact = _SequenceMatcher()
+        self.lemma = _SequenceMatcher() if config.use_lemmas else None
         self.lemma_forms: dict[str, list[str]] = {}
-        self._key_text: dict[int, str] = {}
         self._build_matchers()
+        self.dense_cache = dense_cache
         self._index = None  # faiss index over self.forms, built on first dense query
 
     # -- matchers ---------------------------------------------------------------------------
-    def _build_matchers(self) -> None:
-        strings = self.nlp.vocab.strings
+    def tokenize_forms(self) -> Patterns:
+        """Run the pipeline over every form (and the hyphenated spelling of multi-word forms)."""
         # the full pipeline (for NORM = lemma) only when lemma matching is on; else tokens suffice
         run = (
             (lambda texts: self.nlp.pipe(texts, batch_size=1024))
-            if self.lemma is not None
+            if self.config.use_lemmas
             else (lambda texts: self.nlp.tokenizer.pipe(texts, batch_size=1024))  # type: ignore[union-attr]
         )
-        # "ice cream" also matches "ice-cream", which spaCy splits into ice - cream
-        multi = [f for f in self.forms if " " in f]
-        hyphenated = dict(zip(multi, run([f.replace(" ", "-") for f in multi])))
-        for form, doc in zip(self.forms, run(self.forms)):
-            patterns = [doc, hyphenated[form]] if form in hyphenated else [doc]
-            self.exact.add(form, patterns)
-            self._key_text[strings[form]] = form
+        lower = self.config.lowercase
+        multi = [i for i, f in enumerate(self.forms) if " " in f]
+        rows: list[tuple[int, Doc, bool]] = [(i, doc, False) for i, doc in enumerate(run(self.forms))]
+        hyphenated = run([self.forms[i].replace(" ", "-") for i in multi])
+        rows += [(i, doc, True) for i, doc in zip(multi, hyphenated)]
+        logger.info("tokenised %d surface forms (%d hyphenated variants)", len(self.forms), len(multi))
+        return Patterns(
+            form=np.array([r[0] for r in rows], dtype=np.int64),
+            tokens=[" ".join(t.lower_ if lower else t.text for t in doc) for _, doc, _ in rows],
+            norms=[" ".join(t.norm_ for t in doc) for _, doc, _ in rows],
+            variant=np.array([r[2] for r in rows], dtype=bool),
+        )
+
+    def _build_matchers(self) -> None:
+        pat = self.patterns
+        forms = self.forms
+        own_lemma: dict[int, str] = {}
+        order = np.argsort(pat.variant, kind="stable")  # the forms' own spellings first
+        for row in order.tolist():
+            i = int(pat.form[row])
+            form = forms[i]
+            self.exact.add(tuple(pat.tokens[row].split(" ")), form)
             if self.lemma is not None:
-                lemma_form = " ".join(t.norm_ for t in doc)
-                group = self.lemma_forms.get(lemma_form)
-                if group is None:
-                    self.lemma_forms[lemma_form] = [form]
-                    key = _LEMMA_PREFIX + lemma_form
-                    self.lemma.add(key, patterns)
-                    self._key_text[strings[key]] = key
-                else:
+                lemma_form = pat.norms[row]
+                if not pat.variant[row]:
+                    own_lemma[i] = lemma_form
+                    group = self.lemma_forms.setdefault(lemma_form, [])
                     group.append(form)
-        logger.info("phrase matchers: %d forms, %d lemma forms", len(self.forms), len(self.lemma_forms))
+                # a hyphenated variant finds the lemma form of its own form
+                self.lemma.add(tuple(lemma_form.split(" ")), own_lemma.get(i, lemma_form))
+        logger.info("phrase matchers: %d forms, %d lemma forms", len(forms), len(self.lemma_forms))
 
     def _lemma_candidates(self, lemma_form: str) -> Candidates:
         return merge_candidates(self.table.forms[f] for f in self.lemma_forms.get(lemma_form, ()))
@@ -115,11 +187,12 @@ class CandidateGenerator:
     def phrase_mentions(self, doc: Doc) -> list[Mention]:
         """Longest non-overlapping exact/lemma matches; lone stop words and punctuation dropped."""
         found: dict[tuple[int, int], dict[str, str]] = {}
-        for match_id, s, e in self.exact(doc):
-            found.setdefault((s, e), {})["exact"] = self._key_text[match_id]
+        lower = self.config.lowercase
+        for s, e, form in self.exact.spans([t.lower_ if lower else t.text for t in doc]):
+            found.setdefault((s, e), {})["exact"] = form
         if self.lemma is not None:
-            for match_id, s, e in self.lemma(doc):
-                found.setdefault((s, e), {})["lemma"] = self._key_text[match_id][len(_LEMMA_PREFIX) :]
+            for s, e, lemma_form in self.lemma.spans([t.norm_ for t in doc]):
+                found.setdefault((s, e), {})["lemma"] = lemma_form
         blocked = self._blocked_tokens(doc)
         spans = []
         for (s, e), how in found.items():
@@ -180,10 +253,20 @@ class CandidateGenerator:
             import faiss
 
             assert self.encoder is not None
-            logger.info(
-                "encoding %d surface forms for the dense index (%s)", len(self.forms), self.encoder.name
-            )
-            vecs = self.encoder.encode(self.forms)  # (F, D)
+            vecs = None
+            if self.dense_cache is not None:
+                from kemm.linking.cache import load_vectors
+
+                vecs = load_vectors(self.dense_cache, len(self.forms), self.encoder.dim)
+            if vecs is None:
+                logger.info(
+                    "encoding %d surface forms for the dense index (%s)", len(self.forms), self.encoder.name
+                )
+                vecs = self.encoder.encode(self.forms)  # (F, D)
+                if self.dense_cache is not None:
+                    from kemm.linking.cache import save_vectors
+
+                    save_vectors(self.dense_cache, vecs)
             index = faiss.IndexFlatIP(vecs.shape[1])
             index.add(vecs)
             self._index = index

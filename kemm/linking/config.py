@@ -47,6 +47,9 @@ class LinkerConfig:
         language_check_tokens: minimum number of words before the stop-word test applies.
         wordnet_dir: Princeton WordNet database directory; when given, the sense order of
             ``index.*`` (most frequent sense first) sets the alias priors of WordNet synsets.
+        cache: keep the alias table, the tokenised surface forms and the dense form vectors in
+            ``KG_DIR/cache/`` (see :mod:`kemm.linking.cache`) and read them there on the next start;
+            only for a KG loaded from a directory.
     """
 
     pipeline: str = "blank:en"
@@ -70,6 +73,7 @@ class LinkerConfig:
     min_english_ratio: float = 0.1
     language_check_tokens: int = 8
     wordnet_dir: str | None = None
+    cache: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ from spacy.tokens import Doc
 
 from kemm.kg.graph import KnowledgeGraph
 from kemm.linking.aliases import AliasTable
+from kemm.linking.cache import AliasCache
 from kemm.linking.candidates import CandidateGenerator
 from kemm.linking.config import LinkerConfig
 from kemm.linking.disambiguation import Disambiguator
@@ -116,6 +117,11 @@ class EntityLinker:
         self.kg = kg
         self.config = config = config or LinkerConfig()
         self.nlp, self.pipeline_info = load_pipeline(config.pipeline)
+        cache = AliasCache.for_kg(kg, config, self.pipeline_info) if config.cache and table is None else None
+        cached = cache.load() if cache is not None else None
+        patterns = None
+        if cached is not None:
+            table, patterns = cached
         self.table = table or AliasTable.from_kg(
             kg, lang=self.nlp.lang or "en", wordnet_dir=config.wordnet_dir, min_chars=config.min_alias_chars
         )
@@ -125,7 +131,21 @@ class EntityLinker:
                 config.encoder, max_length=config.encoder_max_length, batch_size=config.encoder_batch_size
             )
         self.encoder = encoder
-        self.candidates = CandidateGenerator(self.nlp, self.table, config, encoder if config.dense else None)
+        dense_encoder = encoder if config.dense else None
+        self.candidates = CandidateGenerator(
+            self.nlp,
+            self.table,
+            config,
+            dense_encoder,
+            patterns=patterns,
+            dense_cache=(
+                cache.dense_path(dense_encoder.name, config.encoder_max_length)
+                if cache is not None and dense_encoder is not None
+                else None
+            ),
+        )
+        if cache is not None and cached is None:
+            cache.save(self.table, self.candidates.patterns)
         self._entity_vecs: dict[int, np.ndarray] = {}
         self.disambiguator = Disambiguator(kg, config, self._entity_vectors if encoder is not None else None)
 

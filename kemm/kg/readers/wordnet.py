@@ -377,8 +377,13 @@ class WordNetReader(Reader):
 
     # -- index.<pos> --------------------------------------------------------------------------
     @staticmethod
-    def _read_index(path: Path, errors: ErrorPolicy, progress: ProgressFn | None) -> dict[str, list[str]]:
-        """lemma (lower case, ``_`` for spaces) -> its synset offsets in sense order."""
+    def _read_index(
+        path: Path, errors: ErrorPolicy, progress: ProgressFn | None, tagged: dict[str, int] | None = None
+    ) -> dict[str, list[str]]:
+        """lemma (lower case, ``_`` for spaces) -> its synset offsets in sense order.
+
+        ``tagged``, when given, receives each lemma's ``tagsense_cnt``.
+        """
         senses: dict[str, list[str]] = {}
         stream, raw = open_binary(path)
         lineno = 0
@@ -401,10 +406,13 @@ class WordNetReader(Reader):
                     offsets = tok[len(tok) - synset_cnt :]
                     for o in offsets:
                         _digits(o, 8, "synset_offset")
+                    tagsense_cnt = int(tok[5 + p_cnt])
                 except (_Malformed, ValueError) as e:
                     errors.error(f"malformed index line: {e}", path, lineno, line)
                     continue
                 senses[tok[0].lower()] = offsets
+                if tagged is not None:
+                    tagged[tok[0].lower()] = tagsense_cnt
                 if progress is not None and lineno % 16384 == 0:
                     progress(raw.tell())
         except (OSError, EOFError, zlib.error) as e:
@@ -519,3 +527,15 @@ class WordNetReader(Reader):
                 "%s: %d synset offsets differ from the byte offset of their line", path, n_mismatch
             )
         logger.debug("%s: %d synsets, %d pointers (%d lexical)", path, n_synsets, n_pointers, n_lexical)
+
+
+def read_index(path: str | Path, errors: ErrorPolicy | None = None) -> dict[str, tuple[list[str], int]]:
+    """One ``index.<pos>`` file (plain or gzipped): lemma -> (synset offsets, ``tagsense_cnt``).
+
+    Lemmas are lower case with ``_`` for spaces; offsets come most frequent sense first, and the
+    first ``tagsense_cnt`` of them were seen in the sense-tagged corpus. Bad lines go to ``errors``
+    (default: raise :class:`~kemm.errors.InputError` naming file and line).
+    """
+    tagged: dict[str, int] = {}
+    senses = WordNetReader._read_index(Path(path), errors or ErrorPolicy(), None, tagged)
+    return {lemma: (offsets, tagged[lemma]) for lemma, offsets in senses.items()}
