@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from kemm.errors import KemmError
+
 #: QA-GNN's node types (Yasunaga et al., 2021), plus the context node that carries the LM state.
 NODE_TYPES = {"question": 0, "answer": 1, "other": 2, "context": 3}
 TEXT, REGION = 0, 1
@@ -136,6 +138,7 @@ class KnowledgeBatch:
         prior = torch.zeros((b, m, c), dtype=torch.float)
         for i, ex in enumerate(examples):
             for j, men in enumerate(ex.mentions):
+                _check_mention(i, men)
                 ent[i, j] = men.entity
                 mask[i, j] = True
                 source[i, j] = REGION if men.source == "region" else TEXT
@@ -150,13 +153,33 @@ class KnowledgeBatch:
         return cls(ent, mask, source, start, end, region, cand, prior, graph).to(device)
 
 
+def _check_mention(i: int, men: Mention) -> None:
+    if men.source not in ("text", "region"):
+        raise KemmError(f"example {i}: mention source must be 'text' or 'region', got {men.source!r}")
+    if men.source == "text" and not 0 <= men.start < men.end:
+        raise KemmError(f"example {i}: a text mention needs 0 <= start < end, got {men.start}..{men.end}")
+    if men.source == "region" and men.region < 0:
+        raise KemmError(f"example {i}: a region mention needs its region index, got {men.region}")
+    if men.priors and len(men.priors) != len(men.candidates):
+        raise KemmError(
+            f"example {i}: {len(men.candidates)} candidates but {len(men.priors)} priors for entity {men.entity}"
+        )
+
+
 def _collate_graphs(examples: list[ExampleKnowledge]):
     from torch_geometric.data import Batch, Data
 
     datas = []
     for ex in examples:
         nodes = list(ex.nodes or [])
-        types = [NODE_TYPES[t] for t in (ex.node_types or ["other"] * len(nodes))]
+        names = ex.node_types or ["other"] * len(nodes)
+        bad = [t for t in names if t not in NODE_TYPES or t == "context"]
+        if bad or len(names) != len(nodes):
+            raise KemmError(
+                f"node_types must name each of the {len(nodes)} nodes as question, answer or other "
+                f"(collation adds the context node), got {names}"
+            )
+        types = [NODE_TYPES[t] for t in names]
         edges = list(ex.edges or [])
         ctx = len(nodes)
         for i, t in enumerate(types):
