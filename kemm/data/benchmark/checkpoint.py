@@ -4,7 +4,9 @@ Rendering dominates the build time. Each image is written to ``.{out}.checkpoint
 and its records are appended to ``.{out}.checkpoint/{split}.jsonl`` once the image file is complete,
 so a build that was interrupted continues where it stopped (``resume=True``) and writes the same
 files as an uninterrupted one. The checkpoint is tied to a fingerprint of the configuration, the
-KG and the sprites; it is deleted when the build succeeds.
+KG and the sprites (the one resume rule of :mod:`kemm.training.resume`): resuming with other
+ones is an error naming what changed, and resuming a build that completed says it is finished.
+The checkpoint is deleted when the build succeeds.
 """
 
 from __future__ import annotations
@@ -24,42 +26,56 @@ from kemm.data.benchmark.config import BenchmarkConfig
 from kemm.data.benchmark.knowledge import BenchmarkKnowledge
 from kemm.data.benchmark.render import RenderedImage
 from kemm.data.benchmark.sprites import Sprite
+from kemm.training.resume import (
+    FINGERPRINT_NAME,
+    Fingerprint,
+    check_resume,
+    checksum,
+    finished,
+    read_fingerprint,
+    write_fingerprint,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def fingerprint(config: BenchmarkConfig, knowledge: BenchmarkKnowledge, sprites: dict[str, Sprite]) -> str:
-    """sha256 of everything the rendered images depend on."""
-    h = hashlib.sha256()
+def fingerprint(
+    config: BenchmarkConfig, knowledge: BenchmarkKnowledge, sprites: dict[str, Sprite]
+) -> Fingerprint:
+    """The configuration and checksums of everything else the rendered images depend on."""
     facts = [[s, r, list(o)] for (s, r), o in knowledge.facts.items()]
-    h.update(
-        json.dumps([config.to_dict(), facts, knowledge.emoji, knowledge.names, knowledge.labels]).encode()
-    )
+    kg = json.dumps([facts, knowledge.emoji, knowledge.names, knowledge.labels]).encode()
+    h = hashlib.sha256()
     for key in sorted(sprites):
         h.update(key.encode() + np.ascontiguousarray(sprites[key].rgba).tobytes())
-    return h.hexdigest()
+    return Fingerprint(config.to_dict(), {"kg facts": checksum(kg), "sprites": h.hexdigest()})
 
 
 class Checkpoint:
     """The checkpoint directory of the build of ``out``.
 
     Args:
-        resume: keep a checkpoint with the same ``fingerprint`` (else any checkpoint is discarded).
+        resume: continue a checkpoint with the same ``fingerprint`` (another one raises
+            :class:`~kemm.training.resume.ResumeMismatchError`; a build that completed,
+            :class:`~kemm.training.resume.RunFinishedError`). Without it any checkpoint is discarded.
     """
 
-    def __init__(self, out: Path, fingerprint: str, resume: bool) -> None:
+    def __init__(self, out: Path, fingerprint: Fingerprint, resume: bool) -> None:
         self.dir = out.parent / f".{out.name}.checkpoint"
-        stamp = self.dir / "fingerprint"
+        stamp = self.dir / FINGERPRINT_NAME
+        what = f"the benchmark build of {out}"
+        if resume and not self.dir.exists() and out.exists():
+            raise finished(
+                what, "it completed and left no checkpoint", "Run it without --resume to build it again"
+            )
         if self.dir.exists():
-            same = stamp.is_file() and stamp.read_text().strip() == fingerprint
-            if resume and same:
+            if resume:
+                check_resume(read_fingerprint(stamp), fingerprint, what)
                 logger.info("resuming from the checkpoint %s", self.dir)
             else:
-                if resume:
-                    logger.warning("%s was made with other settings, KG or sprites: starting over", self.dir)
                 shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(fingerprint + "\n")
+        write_fingerprint(stamp, fingerprint)
         self._open: dict[str, IO[str]] = {}
 
     def image_dir(self, split: str) -> Path:

@@ -99,7 +99,7 @@ def test_interrupted_build_resumes_to_the_same_files(tiny_commonsense_kg, tiny_b
     assert [k for k in first if first[k] != second[k]] == []
 
 
-def test_checkpoint_of_other_settings_is_discarded(tiny_commonsense_kg, tmp_path):
+def test_checkpoint_of_other_settings_is_refused_or_discarded(tiny_commonsense_kg, tmp_path):
     out = tmp_path / "b"
     images = {"train": 3, "val": 2, "test": 2}
     other = BenchmarkConfig(seed=9, images=images, scene=SceneConfig(image_size=40))
@@ -111,9 +111,13 @@ def test_checkpoint_of_other_settings_is_discarded(tiny_commonsense_kg, tmp_path
         make_benchmark(tiny_commonsense_kg, out, other, sprite_dir=TINY_SPRITES, progress=stop)
     assert (tmp_path / ".b.checkpoint" / "train.jsonl").is_file()
     same = BenchmarkConfig(seed=10, images=images, scene=other.scene)
-    make_benchmark(tiny_commonsense_kg, out, same, sprite_dir=TINY_SPRITES, resume=True)
+    with pytest.raises(KemmError, match=r"cannot resume the benchmark build .*config seed: 9 -> 10"):
+        make_benchmark(tiny_commonsense_kg, out, same, sprite_dir=TINY_SPRITES, resume=True)
+    make_benchmark(tiny_commonsense_kg, out, same, sprite_dir=TINY_SPRITES)  # without --resume: start over
     fresh = make_benchmark(tiny_commonsense_kg, tmp_path / "fresh", same, sprite_dir=TINY_SPRITES).path
     assert _files(out) == _files(fresh)
+    with pytest.raises(KemmError, match="is finished"):
+        make_benchmark(tiny_commonsense_kg, out, same, sprite_dir=TINY_SPRITES, resume=True)
 
 
 def test_layout(tiny_benchmark):
