@@ -27,7 +27,7 @@ from kemm.errors import KemmError
 from kemm.models.configuration import VLConfig
 from kemm.models.fusion.base import FusionModule, build_fusion
 from kemm.models.knowledge import KnowledgeBatch
-from kemm.registry import Registry
+from kemm.registry import Registry, normalize_name
 
 logger = logging.getLogger(__name__)
 
@@ -56,41 +56,21 @@ class KemmPreTrainedModel(nn.Module):
             raise KemmError(
                 f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(config).__name__}"
             )
-        self.entities = self._entity_table(config, entities)
+        self.entities = _entity_table(config, entities)
         if self.entities is not None:
+            table = to_dict(self.entities.config)
             config = dataclasses.replace(
-                config, num_entities=int(self.entities.num_entities), entity_dim=int(self.entities.entity_dim)
+                config,
+                num_entities=table["num_entities"],
+                entity_dim=table["entity_dim"],
+                num_relations=config.num_relations or table.get("num_relations", 0),
+                entity_table=table,
             )
-        if config.fusion.lower() not in ("none", "baseline") and self.entities is None:
+        if normalize_name(config.fusion) not in ("none", "baseline") and self.entities is None:
             raise KemmError(
                 f"fusion {config.fusion!r} needs a KG entity table: pass entities= or set num_entities"
             )
         self.config = config
-
-    @staticmethod
-    def _entity_table(config: VLConfig, entities: nn.Module | None) -> nn.Module | None:
-        if entities is None and config.num_entities:
-            from kemm.models.entities import EntityEmbeddings
-
-            table = torch.zeros(config.num_entities, config.entity_dim)
-            return EntityEmbeddings.from_tensor(table, mode=config.entity_mode)
-        if entities is None:
-            return None
-        if config.num_entities and (entities.num_entities, entities.entity_dim) != (
-            config.num_entities,
-            config.entity_dim,
-        ):
-            raise KemmError(
-                f"entity table has {entities.num_entities} x {entities.entity_dim} vectors, the model config "
-                f"{config.num_entities} x {config.entity_dim}"
-            )
-        found = getattr(entities, "fingerprint", None)
-        if config.kg_fingerprint and found and found != config.kg_fingerprint:
-            raise KemmError(
-                f"entity table was trained on another KG (vocabulary fingerprint {str(found)[:12]}, "
-                f"the model expects {config.kg_fingerprint[:12]})"
-            )
-        return entities
 
     def _fusion(self, hidden_size: int, num_layers: int) -> FusionModule:
         """A fusion module for one stream of this model's config."""
@@ -123,6 +103,8 @@ class KemmPreTrainedModel(nn.Module):
             return KnowledgeBatch.empty(batch_size, device=device)
         if knowledge.batch_size != batch_size:
             raise KemmError(f"knowledge is for {knowledge.batch_size} examples, the batch has {batch_size}")
+        if self.entities is None:  # no KG: only ``fusion: none``, which ignores the knowledge
+            return knowledge
         n = self.config.num_entities
         ids = [knowledge.entity_ids[knowledge.mention_mask], knowledge.candidate_ids.flatten()]
         graph = knowledge.graph
@@ -143,13 +125,17 @@ class KemmPreTrainedModel(nn.Module):
         """``{"text": ..., "vision": ...}``: resolved backbone configs stored in ``config.json``."""
         return {}
 
+    def resolved_config(self) -> VLConfig:
+        """The config with its backbones as config dicts: what ``config.json`` holds."""
+        return dataclasses.replace(self.config, **self.backbone_dicts())
+
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
         from safetensors.torch import save_model
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        config = dataclasses.replace(self.config, **self.backbone_dicts())
+        config = self.resolved_config()
         payload = {"model_type": self.config_class.model_type, **to_dict(config)}
         tmp = directory / (CONFIG_NAME + ".tmp")
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -183,6 +169,32 @@ class KemmPreTrainedModel(nn.Module):
                 f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
             )
         return model.eval()
+
+
+def _entity_table(config: VLConfig, entities: nn.Module | None) -> nn.Module | None:
+    """The model's entity table: ``entities`` checked against ``config``, or one built from it."""
+    from kemm.models.entities import EntityEmbeddings, EntityEmbeddingsConfig
+
+    saved = config.entity_table
+    if entities is None:
+        if not (saved or config.num_entities):
+            return None
+        fields = saved or {"num_entities": config.num_entities, "entity_dim": config.entity_dim}
+        return EntityEmbeddings(from_dict(EntityEmbeddingsConfig, fields, what="entity_table"))
+    n, d = int(entities.num_entities), int(entities.entity_dim)
+    want = (saved.get("num_entities", config.num_entities), saved.get("entity_dim", config.entity_dim))
+    if want[0] and (n, d) != want:
+        raise KemmError(
+            f"the entity table has {n} x {d} vectors, the model was built for {want[0]} x {want[1]}"
+        )
+    theirs = getattr(getattr(entities, "config", None), "fingerprint", "")
+    ours = saved.get("fingerprint", "")
+    if ours and theirs != ours:
+        raise KemmError(
+            f"mismatched vocabulary: the model's entity ids refer to the KG with fingerprint {ours[:12]}, "
+            f"the entity table was trained on {str(theirs)[:12] or 'an unknown KG'} (a KGE run of another KG?)"
+        )
+    return entities
 
 
 def read_config(directory: Path) -> tuple[str, dict[str, Any]]:

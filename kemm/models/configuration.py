@@ -63,10 +63,10 @@ class VLConfig:
         num_entities: rows of the KG entity table (0: no KG; then ``fusion`` must be ``"none"``).
         entity_dim: size of the KG entity vectors (the KGE dimension).
         num_relations: KG relations (for graph fusion modules).
-        entity_mode: how an entity table built from this config trains (``"frozen"`` or
-            ``"finetune"``, passed to ``EntityEmbeddings.from_tensor``).
-        kg_fingerprint: fingerprint of the KG vocabulary the entity table was trained on (from the
-            KGE run); an entity table with another fingerprint is refused. None: not checked.
+        entity_table: the entity table's :class:`~kemm.models.entities.EntityEmbeddingsConfig`
+            fields (mode, KG fingerprint, KGE model), filled from the table the model is given, so
+            ``from_pretrained`` rebuilds the same table; a table with another KG fingerprint is
+            refused. Empty: a frozen ``num_entities x entity_dim`` table.
         region_box_features: 5 box features (x0, y0, x1, y1, area, normalised) embedded into each
             object region token (VisualBERT / Oscar); False: regions carry pooled patches only.
     """
@@ -80,8 +80,7 @@ class VLConfig:
     num_entities: int = 0
     entity_dim: int = 0
     num_relations: int = 0
-    entity_mode: str = "frozen"
-    kg_fingerprint: str | None = None
+    entity_table: dict[str, Any] = field(default_factory=dict)
     region_box_features: bool = True
 
     def __post_init__(self) -> None:

@@ -5,8 +5,8 @@ encoder's own layers (weights and all). The text goes through the encoder's embe
 in ``BertModel``; the image is cut into patches by a ViT's patch embeddings (optionally run through
 the ViT's layers first); each object region is the mean of the patches inside its box plus a box
 embedding (:class:`~kemm.models.backbones.RegionEmbedding`); knowledge tokens are what a fusion
-module appends in ``begin``. Non-text parts get a modality type embedding (the text keeps BERT's
-token types), so with no image and no knowledge the model computes exactly what ``BertModel`` does.
+module appends in ``begin``. Image patches and regions get a modality type embedding (the text keeps
+BERT's token types, knowledge tokens the fusion module's own type embedding), so with no image and no knowledge the model computes exactly what ``BertModel`` does.
 
 Joint sequence, along ``T``::
 
@@ -34,8 +34,9 @@ from kemm.models.fusion.base import FusionContext, SequenceLayout
 from kemm.models.knowledge import KnowledgeBatch
 from kemm.models.outputs import SingleStreamOutput
 
-#: rows of the modality type embedding (text uses BERT's token types instead)
-PATCH, REGION, KNOWLEDGE = 0, 1, 2
+#: rows of the modality type embedding (text keeps BERT's token types; knowledge tokens get the
+#: fusion module's own type embedding)
+PATCH, REGION = 0, 1
 
 
 def _slice(x: torch.Tensor, s: slice | None) -> torch.Tensor | None:
@@ -66,7 +67,7 @@ class SingleStreamModel(KemmPreTrainedModel):
         self.vision_proj = (
             nn.Linear(vit.config.hidden_size, hidden) if vit.config.hidden_size != hidden else nn.Identity()
         )
-        self.modality = nn.Embedding(3, hidden)  # (3, D): patches, regions, knowledge
+        self.modality = nn.Embedding(2, hidden)  # (2, D): patches, regions
         self.regions = RegionEmbedding(hidden, self.grid, use_boxes=config.region_box_features)
         self.fusion = self._fusion(hidden, self.text.config.num_hidden_layers)
         self._init_new(self.vision_proj, self.modality, self.regions)
@@ -127,11 +128,6 @@ class SingleStreamModel(KemmPreTrainedModel):
         knowledge = self.check_knowledge(knowledge, b, hidden.device)
         ctx = FusionContext(knowledge, self.entities, layout, torch.cat(masks, dim=1))  # type: ignore[arg-type]
         hidden = self.fusion.begin(hidden, ctx)
-        k = ctx.layout.knowledge
-        if k is not None:  # knowledge tokens get their modality type
-            hidden = torch.cat(
-                [hidden[:, : k.start], hidden[:, k] + self.modality.weight[KNOWLEDGE], hidden[:, k.stop :]], 1
-            )
         hidden = run_layers(self.text.encoder.layer, hidden, self.fusion, ctx, self.text.config)
         pooler = getattr(self.text, "pooler", None)
         pooled = pooler(hidden) if pooler is not None else hidden[:, 0]  # (B, D)
