@@ -16,11 +16,13 @@ class DistMultConfig:
 
     Attributes:
         dim: embedding width (default 128).
-        sparse: sparse gradients for the lookup tables; pair with ``SparseAdam`` on large graphs.
+        sparse: sparse gradients for the lookup tables, updated row by row: ``True``, ``False``,
+            or ``"auto"`` (default: sparse for a table of more than
+            :data:`~kemm.embeddings.shallow.SPARSE_AUTO_ROWS` rows, so a step costs O(batch)).
     """
 
     dim: int = 128
-    sparse: bool = False
+    sparse: bool | str = "auto"
 
 
 @register_model("distmult", aliases=("dist-mult",))
@@ -31,7 +33,7 @@ class DistMult(ShallowModel):
         return (h * r * t).sum(-1)
 
     def score_t(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        return (self.entity(h) * self.relation(r)) @ self.entity.weight.T  # (B, N)
+        return (self.entity(h) * self.relation(r)) @ self._entity_table().T  # (B, N)
 
     def score_h(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return (self.entity(t) * self.relation(r)) @ self.entity.weight.T  # (B, N): symmetric
+        return (self.entity(t) * self.relation(r)) @ self._entity_table().T  # (B, N): symmetric

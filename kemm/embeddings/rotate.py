@@ -21,11 +21,13 @@ class RotatEConfig:
 
     Attributes:
         dim: number of complex components (entity rows are ``2 * dim`` reals; default 128).
-        sparse: sparse gradients for the lookup tables; pair with ``SparseAdam`` on large graphs.
+        sparse: sparse gradients for the lookup tables, updated row by row: ``True``, ``False``,
+            or ``"auto"`` (default: sparse for a table of more than
+            :data:`~kemm.embeddings.shallow.SPARSE_AUTO_ROWS` rows, so a step costs O(batch)).
     """
 
     dim: int = 128
-    sparse: bool = False
+    sparse: bool | str = "auto"
 
 
 @register_model("rotate", aliases=("rotat-e",))
@@ -56,12 +58,12 @@ class RotatE(ShallowModel):
 
     def score_t(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         cos, sin = self._rotation(r)
-        return -torch.cdist(self._rotate(self.entity(h), cos, sin), self.entity.weight)  # (B, N)
+        return -torch.cdist(self._rotate(self.entity(h), cos, sin), self._entity_table())  # (B, N)
 
     def score_h(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         cos, sin = self._rotation(r)
         # |h * r - t| = |h - t * conj(r)| because |r| = 1
-        return -torch.cdist(self._rotate(self.entity(t), cos, -sin), self.entity.weight)  # (B, N)
+        return -torch.cdist(self._rotate(self.entity(t), cos, -sin), self._entity_table())  # (B, N)
 
     def regularization_terms(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> list[torch.Tensor]:
         return [self.entity(h), self.entity(t)]

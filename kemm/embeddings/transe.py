@@ -20,13 +20,15 @@ class TransEConfig:
         p: norm of the distance, 1 (L1) or 2 (L2) (default 1).
         normalize_entities: L2-normalise entity vectors before scoring, the original paper's
             constraint (default True).
-        sparse: sparse gradients for the lookup tables; pair with ``SparseAdam`` on large graphs.
+        sparse: sparse gradients for the lookup tables, updated row by row: ``True``, ``False``,
+            or ``"auto"`` (default: sparse for a table of more than
+            :data:`~kemm.embeddings.shallow.SPARSE_AUTO_ROWS` rows, so a step costs O(batch)).
     """
 
     dim: int = 128
     p: int = 1
     normalize_entities: bool = True
-    sparse: bool = False
+    sparse: bool | str = "auto"
 
 
 @register_model("transe", aliases=("trans-e",))
