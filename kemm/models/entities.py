@@ -38,6 +38,7 @@ from kemm.errors import KemmError
 logger = logging.getLogger(__name__)
 
 MODES = ("frozen", "finetune", "finetune-kg")
+Mode = Literal["frozen", "finetune", "finetune-kg"]
 
 
 @dataclass
@@ -59,7 +60,7 @@ class EntityEmbeddingsConfig:
 
     num_entities: int
     entity_dim: int
-    mode: Literal["frozen", "finetune", "finetune-kg"] = "frozen"
+    mode: Mode = "frozen"
     fingerprint: str = ""
     kge_model: str = ""
     kge_config: dict[str, Any] = field(default_factory=dict)
@@ -102,8 +103,9 @@ class EntityEmbeddings(nn.Module):
         vectors = vectors.detach().float().clone()
         self.weight = nn.Parameter(vectors, requires_grad=config.mode != "frozen")
         self.scorer: _TripleScorer | None = None
+        self.original: torch.Tensor | None
+        self.register_buffer("original", vectors.clone() if config.mode == "finetune-kg" else None)
         if config.mode == "finetune-kg":
-            self.register_buffer("original", vectors.clone())
             self.scorer = _TripleScorer(config)
 
     @property
@@ -123,7 +125,7 @@ class EntityEmbeddings(nn.Module):
     def from_tensor(
         cls,
         vectors: torch.Tensor,
-        mode: str = "frozen",
+        mode: Mode = "frozen",
         relations: torch.Tensor | None = None,
         **options: Any,
     ) -> EntityEmbeddings:
@@ -133,7 +135,7 @@ class EntityEmbeddings(nn.Module):
         num_rel = int(relations.shape[0]) if relations is not None else int(options.pop("num_relations", 0))
         config = EntityEmbeddingsConfig(
             n, d, mode=mode, kge_model="distmult", kge_config={"dim": d}, num_relations=num_rel, **options
-        )  # type: ignore[arg-type]
+        )
         emb = cls(config, vectors)
         if emb.scorer is not None and relations is not None:
             emb.scorer.load_relations(relations)
@@ -141,7 +143,7 @@ class EntityEmbeddings(nn.Module):
 
     @classmethod
     def from_kge_run(
-        cls, run_dir: str | Path, kg: Any = None, mode: str = "frozen", **options: Any
+        cls, run_dir: str | Path, kg: Any = None, mode: Mode = "frozen", **options: Any
     ) -> EntityEmbeddings:
         """The entity table of a kemm KGE run.
 
@@ -161,7 +163,7 @@ class EntityEmbeddings(nn.Module):
         config = EntityEmbeddingsConfig(
             int(vectors.shape[0]),
             int(vectors.shape[1]),
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
             fingerprint=vocabulary_fingerprint(graph),
             kge_model=model.registered_name,
             kge_config=dataclasses.asdict(model.config),
@@ -248,6 +250,7 @@ class EntityEmbeddings(nn.Module):
         loss = build_loss(cfg.loss).slcwa(pos_s, neg_s)
         if cfg.anchor_weight:
             used = torch.unique(torch.cat([triples[:, [0, 2]].reshape(-1), neg[..., [0, 2]].reshape(-1)]))
+            assert self.original is not None
             drift = (self.weight[used] - self.original[used]).pow(2).sum(-1).mean()
             loss = loss + cfg.anchor_weight * drift
         return loss
@@ -276,8 +279,10 @@ class _TripleScorer(nn.Module):
         name = config.kge_model or "distmult"
         kwargs = dict(config.kge_config) or {"dim": config.entity_dim}
         cls = KGE_MODELS.get(name) if name in KGE_MODELS else None
-        self.model: nn.Module | None = None
-        self.decoder = None
+        self.model: Any = None  # a shallow KGEModel
+        self.decoder: Any = None
+        self.relations: torch.Tensor | None
+        self.register_buffer("relations", None)
         if cls is not None and hasattr(cls, "interaction"):
             # the shallow model itself, with a one-row entity table: only its relations and interaction are used
             self.model = build_model(name, 1, config.num_relations, **kwargs)
@@ -287,7 +292,8 @@ class _TripleScorer(nn.Module):
             self.register_buffer("relations", torch.randn(config.num_relations, config.entity_dim) * 0.1)
 
     def load_relations(self, relations: torch.Tensor) -> None:
-        target = self.model.relation.weight if self.model is not None else self.relations  # type: ignore[union-attr]
+        target = self.model.relation.weight if self.model is not None else self.relations
+        assert target is not None
         if tuple(relations.shape) != tuple(target.shape):
             raise KemmError(
                 f"relation vectors of shape {tuple(relations.shape)}, expected {tuple(target.shape)}"
@@ -304,6 +310,6 @@ class _TripleScorer(nn.Module):
 
     def forward(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if self.model is not None:
-            return self.model.interaction(h, self.model.relation(r), t)  # type: ignore[operator]
-        assert self.decoder is not None
+            return self.model.interaction(h, self.model.relation(r), t)
+        assert self.decoder is not None and self.relations is not None
         return self.decoder.score(h, self.relations[r], t)

@@ -24,6 +24,7 @@ Shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -118,7 +119,7 @@ class ErnieFusion(FusionModule):
     def after_layer(self, index: int, hidden: torch.Tensor, ctx: FusionContext) -> torch.Tensor:
         if str(index) not in self.aggregators:
             return hidden
-        agg = self.aggregators[str(index)]
+        agg = cast(ErnieAggregator, self.aggregators[str(index)])
         st = ctx.state["ernie"]
         ent, align, valid = st["entities"], st["align"], st["valid"]
         if align.shape[-1] != hidden.shape[1]:

@@ -31,7 +31,7 @@ Shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -130,18 +130,18 @@ class GNNFusion(FusionModule):
         return RGCNConv(dn, dn, self.num_edge_types, num_bases=c.num_bases or None)
 
     def begin(self, hidden: torch.Tensor, ctx: FusionContext) -> torch.Tensor:
-        graph = ctx.knowledge.graph
+        graph: Any = ctx.knowledge.graph  # a torch_geometric Batch
         b = hidden.shape[0]
         if graph is None:
             ctx.state["gnn"] = None
             zeros = hidden.new_zeros(b, self.hidden_size)
             ctx.extras["graph_pooled"], ctx.extras["graph_context"] = zeros, zeros
             return hidden
-        if graph.num_graphs != b:  # type: ignore[attr-defined]
-            raise KemmError(f"gnn: the knowledge batch has {graph.num_graphs} graphs for {b} examples")  # type: ignore[attr-defined]
+        if graph.num_graphs != b:
+            raise KemmError(f"gnn: the knowledge batch has {graph.num_graphs} graphs for {b} examples")
         r = self.num_relations
-        node_type = graph.node_type  # type: ignore[attr-defined]
-        edge_index, rel = graph.edge_index, graph.edge_type  # type: ignore[attr-defined]
+        node_type = graph.node_type
+        edge_index, rel = graph.edge_index, graph.edge_type
         if len(rel) and int(rel.max()) >= r:
             raise KemmError(f"gnn: relation id {int(rel.max())} is outside the module's {r} KG relations")
         kg_edge = rel >= 0  # (E,)
@@ -149,7 +149,7 @@ class GNNFusion(FusionModule):
         rev_index = edge_index[:, kg_edge].flip(0)  # (2, E_kg)
         edge_index = torch.cat([edge_index, rev_index], dim=1)  # (2, E')
         rel = torch.cat([torch.where(kg_edge, rel, torch.full_like(rel, 2 * r)), rel[kg_edge] + r])  # (E',)
-        x = self.entity_in(ctx.entities(graph.node_entity)) + self.node_type(node_type)  # (N, Dn)  # type: ignore[attr-defined]
+        x = self.entity_in(ctx.entities(graph.node_entity)) + self.node_type(node_type)  # (N, Dn)
         edge_attr = None
         if self.config.conv == "gat":
             src, dst = edge_index
@@ -163,8 +163,8 @@ class GNNFusion(FusionModule):
             "edge_index": edge_index,
             "edge_type": rel,
             "edge_attr": edge_attr,
-            "context": graph.context_index,  # type: ignore[attr-defined]
-            "batch": graph.batch,  # type: ignore[attr-defined]
+            "context": graph.context_index,
+            "batch": graph.batch,
             "started": False,
         }
         return hidden
@@ -175,7 +175,7 @@ class GNNFusion(FusionModule):
         st = ctx.state.get("gnn")
         if st is None:
             return hidden
-        layer = self.gnn[str(index)]
+        layer = cast(GNNLayer, self.gnn[str(index)])
         d = self.hidden_size
         x, ci = st["x"], st["context"]
         cls = hidden[:, 0]  # (B, D)

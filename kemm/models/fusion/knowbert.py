@@ -28,6 +28,7 @@ Shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -117,7 +118,7 @@ class KnowBertFusion(FusionModule):
     def after_layer(self, index: int, hidden: torch.Tensor, ctx: FusionContext) -> torch.Tensor:
         if str(index) not in self.kar:
             return hidden
-        kar = self.kar[str(index)]
+        kar = cast(KnowledgeAttention, self.kar[str(index)])
         kb = ctx.knowledge
         align, valid = mention_alignment(ctx, hidden.shape[1])  # (B, M, T), (B, M)
         align = align.to(hidden.dtype)
