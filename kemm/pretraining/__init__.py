@@ -1,0 +1,1 @@
+"""Knowledge-augmented vision-language pre-training: objectives, data, the task, ``pretrain``."""
