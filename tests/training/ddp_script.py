@@ -30,7 +30,9 @@ def main() -> None:
         from tests.training.regression import Regression
 
         task = Regression(n=60, batch_size=8)
-        config = EngineConfig(max_epochs=4, grad_accumulation=2, clip_grad_norm=5.0, tensorboard=False, seed=7)
+        config = EngineConfig(
+            max_epochs=4, grad_accumulation=2, clip_grad_norm=5.0, tensorboard=False, seed=7
+        )
     else:
         from kemm.embeddings import build_model
         from kemm.embeddings.config import TrainConfig
@@ -41,11 +43,20 @@ def main() -> None:
         kg, _ = ingest([FIXTURES / "tsv" / "tiny_split"])
         train = kg.split("train").astype("int64")
         cfg = TrainConfig(
-            model="distmult", model_kwargs={"dim": 8, "sparse": True}, loss="softplus", num_negatives=2,
-            batch_size=4, epochs=4, seed=1, tensorboard=False, lr=0.05,
+            model="distmult",
+            model_kwargs={"dim": 8, "sparse": True},
+            loss="softplus",
+            num_negatives=2,
+            batch_size=4,
+            epochs=4,
+            seed=1,
+            tensorboard=False,
+            lr=0.05,
         )
         torch.manual_seed(cfg.seed)
-        task = KGETask(build_model("distmult", kg.num_entities, kg.num_relations, dim=8, sparse=True), train, cfg)
+        task = KGETask(
+            build_model("distmult", kg.num_entities, kg.num_relations, dim=8, sparse=True), train, cfg
+        )
         config = engine_config(cfg, validating=False)
     if kill_at:
         post_step = task.post_step
@@ -60,7 +71,10 @@ def main() -> None:
         task.post_step = killing_post_step  # type: ignore[method-assign]
     Engine(task, config, run_dir, progress=[]).fit(resume=resume)
     rank = int(os.environ["RANK"])
-    save_file({k: v.contiguous() for k, v in task.model.state_dict().items()}, str(run_dir / f"rank{rank}.safetensors"))
+    save_file(
+        {k: v.contiguous() for k, v in task.model.state_dict().items()},
+        str(run_dir / f"rank{rank}.safetensors"),
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,42 @@
+"""The OPTIMIZERS registry: names, checked options, sparse tables under adam."""
+
+import pytest
+import torch
+
+from kemm.errors import KemmError
+from kemm.training import OPTIMIZERS, build_optimizer
+
+
+def sparse_model():
+    return torch.nn.ModuleDict({"emb": torch.nn.Embedding(4, 2, sparse=True), "lin": torch.nn.Linear(2, 1)})
+
+
+def test_names():
+    assert OPTIMIZERS.names() == ["adagrad", "adam", "adamw", "sgd"]
+
+
+def test_sparse_tables_get_sparse_adam_under_adam():
+    opt = build_optimizer("Adam", sparse_model(), lr=0.1)
+    assert [type(o).__name__ for o in opt.optimizers] == ["SparseAdam", "Adam"]
+    assert opt.optimizers[0].defaults["lr"] == 0.1
+    assert [type(o).__name__ for o in build_optimizer("adagrad", sparse_model()).optimizers] == ["Adagrad"]
+
+
+def test_options_are_checked():
+    lin = torch.nn.Linear(2, 1)
+    opt = build_optimizer("adamw", lin, lr=1e-3, weight_decay=0.1)
+    assert opt.optimizers[0].defaults["weight_decay"] == 0.1
+    with pytest.raises(KemmError, match="unknown option 'weight_decy'.*did you mean 'weight_decay'"):
+        build_optimizer("adamw", lin, weight_decy=0.1)
+    with pytest.raises(KemmError, match="'params' is reserved"):
+        build_optimizer("sgd", lin, params=[])
+    with pytest.raises(KemmError, match="cannot update sparse"):
+        build_optimizer("adamw", sparse_model())
+    with pytest.raises(KemmError, match="unknown optimizer 'adamx'"):
+        build_optimizer("adamx", lin)
+
+
+def test_a_built_optimizer_is_taken_as_it_is():
+    lin = torch.nn.Linear(2, 1)
+    sgd = torch.optim.SGD(lin.parameters(), lr=1.0)
+    assert build_optimizer(sgd, lin).optimizers == [sgd]
