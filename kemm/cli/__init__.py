@@ -50,6 +50,9 @@ def _register_subcommands() -> None:
     app.add_typer(
         data_app, name="data", help="Build the offline multimodal knowledge benchmark; show examples."
     )
+    from kemm.cli.eval import app as eval_app
+
+    app.add_typer(eval_app, name="eval", help="Evaluate tasks, build the fact-removed KG, run ablations.")
 
 
 _register_subcommands()

@@ -21,6 +21,9 @@ from kemm.evaluation.tasks.base import (
     write_result,
 )
 
+# importing the task modules registers the tasks
+from kemm.evaluation.tasks import linkpred  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "EVAL_TASKS",
     "METRICS_FILE",

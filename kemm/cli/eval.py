@@ -1,0 +1,98 @@
+"""``kemm eval``: evaluation tasks, the fact-removed KG, reports and ablations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True)
+out = Console()
+
+
+def _show(result) -> None:
+    """Print a TaskResult: headline metrics, counts, groups and relations."""
+    t = Table(title=f"{result.task} ({result.setting})")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in result.metrics.items():
+        t.add_row(k, f"{v:.4f}")
+    for k, v in result.counts.items():
+        t.add_row(f"[dim]{k}[/dim]", str(v))
+    out.print(t)
+    for title, rows in (("groups", result.groups), ("per relation", result.per_relation)):
+        if not rows:
+            continue
+        cols = sorted({c for r in rows.values() for c in r})
+        t = Table(title=title)
+        t.add_column("")
+        for c in cols:
+            t.add_column(c, justify="right")
+        for name, r in sorted(rows.items()):
+            t.add_row(
+                name, *(f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols)
+            )
+        out.print(t)
+    if result.predictions_path is not None:
+        out.print(f"wrote {result.predictions_path.parent}")
+
+
+@app.command()
+def linkpred(
+    run_dir: Path = typer.Argument(..., help="KGE run directory written by `kemm kge train`."),
+    out_dir: Path = typer.Option(
+        ..., "--out", "-o", help="Directory for predictions.jsonl and metrics.json."
+    ),
+    split: str = typer.Option("test", "--split", help="KG split to rank."),
+    kg_dir: Path = typer.Option(None, "--kg", help="KG to evaluate on (default: the one it was trained on)."),
+    setting: str = typer.Option("fact-in-kg", "--setting", help="fact-in-kg or fact-removed (recorded)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Filtered link prediction (both sides, realistic ranks) with a predictions file."""
+    from kemm.evaluation.tasks.linkpred import evaluate_linkpred
+
+    result = evaluate_linkpred(run_dir, out_dir, split=split, kg=kg_dir, setting=setting)
+    if as_json:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        _show(result)
+
+
+@app.command("remove-facts")
+def remove_facts(
+    kg_dir: Path = typer.Option(..., "--kg", help="KG directory to copy."),
+    datasets: list[Path] = typer.Option(
+        ..., "--dataset", "-d", help="Dataset file(s) whose facts to remove."
+    ),
+    dataset_format: str = typer.Option(
+        ..., "--format", "-f", help="Dataset format: lama, commonsenseqa, okvqa, ..."
+    ),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="The new KG directory."),
+    no_inverses: bool = typer.Option(False, "--no-inverses", help="Do not remove the reversed edges."),
+    allow_unresolved: bool = typer.Option(
+        False, "--allow-unresolved", help="Count facts not in the KG instead of failing."
+    ),
+) -> None:
+    """The fact-removed setting: copy --kg without every (subject, relation, answer) fact of --dataset."""
+    from kemm.evaluation.datasets import load_examples
+    from kemm.evaluation.facts import read_facts, remove_evaluated_facts
+
+    facts = []
+    for path in datasets:
+        examples = load_examples(dataset_format, path, check_images="none")
+        facts.extend(read_facts(examples, dataset_format, path))
+    res = remove_evaluated_facts(
+        kg_dir,
+        facts,
+        out_dir,
+        inverses=None if no_inverses else "auto",
+        on_unresolved="count" if allow_unresolved else "raise",
+    )
+    out.print(
+        f"removed {res.removed} triples for {res.facts} facts ({res.facts_found} found in the KG, "
+        f"{len(res.unresolved)} not resolved); inverse relations used: {len(res.inverses)}"
+    )
+    out.print(f"wrote {res.path}")
