@@ -5,7 +5,7 @@ rich when it owns a terminal; otherwise :class:`PlainProgressLogger` logs one li
 from a background thread, one line every ``interval`` seconds, also while a single long step runs,
 so a log file always shows that the run is alive::
 
-    epoch 3/10 step 120/400 (optimiser step 920) loss 0.4123 1,234 samples/s valid/mrr 0.3120 [step running 61s]
+    epoch 3/10 step 120/400 (optimiser step 920) loss 0.4123 1,234 samples/s valid/mrr 0.3120 [next step running 1m01s]
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class PlainProgressLogger:
                 event, since = self._last, now - self._last_time
             if event is None or now - self._last_line < self.interval:
                 continue
-            running = f" [step running {since:.0f}s]" if since >= self.interval else ""
+            running = f" [next step running {_duration(since)}]" if since >= self.interval else ""
             self._write(replace(event, elapsed=event.elapsed + since).line() + running)
 
     def close(self) -> None:
@@ -127,3 +127,15 @@ class PlainProgressLogger:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
+
+
+def _duration(seconds: float) -> str:
+    """``0.3s``, ``42s``, ``6m05s``, ``2h03m``."""
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    m, s = divmod(int(seconds), 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    return f"{m // 60}h{m % 60:02d}m"
