@@ -114,3 +114,26 @@ def test_ground_texts_with_a_real_tokenizer(linker, kitchen_kg, tiny_bert_dir):
     assert examples[1].mentions == [] and examples[1].nodes == []
     kb = KnowledgeBatch.collate(examples)
     assert kb.mention_mask.tolist() == [[True, True], [False, False]]
+
+
+def test_object_links_from_the_object_linker(linker, kitchen_kg):
+    from kemm.data import Box, ObjectAnnotation
+    from kemm.linking.objects import ObjectLinker
+
+    objects = [
+        ObjectAnnotation(
+            Box(0, 0, 4, 4), "thing", entity=EX + "banana"
+        ),  # a benchmark object: its own KG key
+        ObjectAnnotation(Box(0, 0, 2, 2), "zebra"),  # links to nothing
+        ObjectAnnotation(Box(0, 0, 3, 3), "knife"),  # through the text linker
+    ]
+    links = ObjectLinker(linker).link(objects)
+    ex = build_example_knowledge("", [], [], object_links=links, kg=kitchen_kg, hops=1)
+    assert [(m.source, m.region, m.entity) for m in ex.mentions] == [
+        ("region", 0, eid(kitchen_kg, "banana")),
+        ("region", 2, eid(kitchen_kg, "knife")),
+    ]
+    assert {n for n, t in zip(ex.nodes, ex.node_types) if t == "question"} == {
+        eid(kitchen_kg, "banana"),
+        eid(kitchen_kg, "knife"),
+    }
