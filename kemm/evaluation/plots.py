@@ -7,7 +7,7 @@ fixed ``[0, 1]`` axis, with optional vertical reference lines (chance, train pri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ def bar_chart(
     path: str | Path,
     title: str,
     categories: Sequence[str],
-    series: dict[str, Sequence[Bar | None]],
+    series: Mapping[str, Sequence[Bar | None]],
     xlabel: str = "accuracy",
     lines: dict[str, float] | None = None,
     width: int = 760,

@@ -406,14 +406,14 @@ def write_report(
         raise KemmError("no runs to report")
     out_dir = Path(out_dir)
     baselines = dict(baselines or {})
-    meta = {
+    meta: dict[str, Any] = {
         "config": config,
         "git": git_commit(),
         "data_checksums": data_checksums(data),
         "seeds": sorted({r.seed for r in records}),
         "shared": list(shared),
     }
-    doc = dict(meta)
+    doc: dict[str, Any] = dict(meta)
     doc["baselines"] = {k: asdict(v) for k, v in baselines.items()}
     doc["summary"] = _summary(records)
     doc["runs"] = [asdict(r) for r in records]
