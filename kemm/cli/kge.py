@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -56,7 +57,9 @@ def train(
     from kemm.embeddings.run import train_kge
 
     cfg = TrainConfig.from_yaml(config)
-    overrides = {k: v for k, v in {"epochs": epochs, "device": device}.items() if v is not None}
+    overrides: dict[str, Any] = {
+        k: v for k, v in {"epochs": epochs, "device": device}.items() if v is not None
+    }
     cfg = dataclasses.replace(cfg, **overrides)  # validated like the file
     with training_progress(err, unit="triples") as on_progress:
         result = train_kge(kg_dir, out_dir, cfg, resume=resume, callback=on_progress)

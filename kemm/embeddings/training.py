@@ -94,6 +94,7 @@ class KGETask(Task):
         filter_triples: known true triples filtered out of validation ranks (default: ``valid``).
     """
 
+    model: KGEModel
     broadcast_buffers = False  # a GNN's graph buffers never change
 
     def __init__(
@@ -116,6 +117,7 @@ class KGETask(Task):
                 raise KemmError("num_neighbors (neighbour-sampled training) applies to GNN models only")
             if c.loop != "slcwa":
                 raise KemmError("neighbour-sampled training needs loop: slcwa")
+        self.find_unused_parameters = bool(c.num_neighbors)  # a sampled subgraph may skip relations
         self.loss = build_loss(c.loss, **c.loss_kwargs)
         n_ent, n_rel = model.num_entities, model.num_relations
         if c.loop == "lcwa":

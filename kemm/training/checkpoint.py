@@ -121,7 +121,7 @@ def _unb64(s: str) -> torch.Tensor:
 
 def rng_state(generator: torch.Generator) -> dict[str, Any]:
     """This process's random state (torch CPU and CUDA, the engine's generator, numpy, random) as JSON."""
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()
     py_state = random.getstate()
     state: dict[str, Any] = {
         "torch": _b64(torch.get_rng_state()),

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -265,9 +265,9 @@ class Engine:
         step_module = _StepModule(task)
         ddp: nn.Module | None = None
         if dist_ctx.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
             import inspect
+
+            from torch.nn.parallel import DistributedDataParallel
 
             # torch >= 2.13 names it forward_sync_buffers (broadcast_buffers is deprecated)
             buffers = (
@@ -278,7 +278,8 @@ class Engine:
             ddp = DistributedDataParallel(
                 step_module,
                 device_ids=[device.index] if device.type == "cuda" else None,
-                **{buffers: task.broadcast_buffers},
+                find_unused_parameters=task.find_unused_parameters,
+                **cast(dict[str, Any], {buffers: task.broadcast_buffers}),
             )
         forward = ddp if ddp is not None else step_module
         params = [p for p in task.model.parameters() if p.requires_grad]

@@ -62,7 +62,7 @@ def split_sparse(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Paramete
 OPTIMIZERS: Registry[Any] = Registry("optimizer")
 
 
-def _dense_only(cls: type[torch.optim.Optimizer], name: str):
+def _dense_only(cls: Any, name: str):
     def build(params: nn.Module, lr: float = 1e-3, **kwargs: Any) -> MultiOptimizer:
         sparse, dense = split_sparse(params)
         if sparse:
@@ -82,9 +82,9 @@ def adam(
     sparse, dense = split_sparse(params)
     opts: list[torch.optim.Optimizer] = []
     if sparse:
-        opts.append(torch.optim.SparseAdam(sparse, lr=lr, betas=tuple(betas), eps=eps))
+        opts.append(torch.optim.SparseAdam(sparse, lr=lr, betas=(betas[0], betas[1]), eps=eps))
     if dense:
-        opts.append(torch.optim.Adam(dense, lr=lr, betas=tuple(betas), eps=eps))
+        opts.append(torch.optim.Adam(dense, lr=lr, betas=(betas[0], betas[1]), eps=eps))
     return MultiOptimizer(opts)
 
 
@@ -98,7 +98,7 @@ def adamw(
 ) -> MultiOptimizer:
     """AdamW (decoupled weight decay); dense parameters only."""
     return _dense_only(torch.optim.AdamW, "adamw")(
-        params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay
+        params, lr=lr, betas=(betas[0], betas[1]), eps=eps, weight_decay=weight_decay
     )
 
 

@@ -90,10 +90,13 @@ class Task:
         model: the module trained (moved to the device by the engine before :meth:`setup`).
         broadcast_buffers: under DDP, re-broadcast rank 0's buffers each step (set False for
             constant buffers such as a KG's edge index).
+        find_unused_parameters: under DDP, allow steps that leave some parameters without a
+            gradient (sampled subgraphs, optional objectives); it costs a graph traversal a step.
     """
 
     model: nn.Module
     broadcast_buffers: bool = True
+    find_unused_parameters: bool = False
 
     def setup(self, ctx: RunContext) -> None:
         """Called once the device and rank are known, before the optimiser is built."""

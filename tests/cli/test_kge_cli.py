@@ -25,7 +25,14 @@ def trained(tmp_path_factory):
 
 def test_train_writes_run_directory(trained):
     run_dir = trained / "run"
-    for name in ("config.yaml", "kg.json", "metrics.json", "model/model.safetensors", "checkpoint/state.json", "fingerprint.json"):
+    for name in (
+        "config.yaml",
+        "kg.json",
+        "metrics.json",
+        "model/model.safetensors",
+        "checkpoint/state.json",
+        "fingerprint.json",
+    ):
         assert (run_dir / name).exists(), name
     assert list((run_dir / "tb").glob("events.out.tfevents.*"))
 
@@ -40,3 +47,15 @@ def test_neighbors_and_unknown_entity(trained):
     assert "nearest to apple" in res.stdout and (trained / "run" / "entities.faiss").exists()
     res = run("kge", "neighbors", trained / "run", "durian", ok=False)
     assert res.exit_code != 0 and "unknown entity 'durian'" in str(res.exception)
+
+
+def test_resume_of_a_finished_run_says_it_is_finished(trained):
+    from kemm.training import RunFinishedError
+
+    c = trained / "c.yaml"
+    res = run(
+        "kge", "train", "--kg", trained / "kg", "--config", c, "--out", trained / "run", "--resume", ok=False
+    )
+    assert isinstance(res.exception, RunFinishedError) and "is finished (5 of 5 epochs done)" in str(
+        res.exception
+    )
