@@ -11,12 +11,16 @@ attention and recontextualisation component (KAR):
    (KnowBERT's integrated entity linker); candidates scoring below ``threshold`` are dropped and
    the rest softmax-weighted: ``ẽ_m = sum_k softmax(ψ_mk) e_mk`` (the zero NULL entity when none
    is left);
-4. recontextualise: ``ẽ_m`` is projected to the hidden size and added back to the tokens of the
-   span, with a residual LayerNorm: ``w_j' = LayerNorm(w_j + W ẽ_m)``.
+4. recontextualise, ``recontextualize: span`` (default): ``ẽ_m`` is projected to the hidden size
+   and added back to the tokens of the span, with a residual LayerNorm:
+   ``w_j' = LayerNorm(w_j + W ẽ_m)``; ``recontextualize: attention`` is KnowBERT's own
+   word-to-entity-span attention: every projected token attends over the entity-enhanced spans
+   ``s'_m = s_m + ẽ_m``, and ``w_j' = LayerNorm(w_j + W attn_j)``.
 
-KnowBERT's step 4 is a word-to-entity-span attention that changes every token; here only the
-tokens (or regions) of mentions with a surviving candidate change, so an example without
-mentions, or whose mentions all fall to NULL, is computed exactly as without fusion.
+With ``span`` only the tokens (or regions) of mentions with a surviving candidate change, so an
+example without mentions, or whose mentions all fall to NULL, is computed exactly as without
+fusion. With ``attention`` every token of an example with at least one mention changes; an
+example without mentions is still exactly unchanged.
 ``ctx.extras["linking_scores"]`` ``(B, M, C + 1)`` holds the NULL score (the threshold, column 0)
 and ψ (columns 1..C, ``-10000`` for padded candidates), for KnowBERT's entity-linking loss
 (cross-entropy with target 0 for NIL mentions, 1 + k for candidate k).
@@ -28,7 +32,7 @@ Shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast
 
 import torch
 from torch import nn
@@ -59,19 +63,24 @@ class KnowBertConfig(FusionConfig):
         threshold: candidates with ψ below it are dropped (KnowBERT's δ; default 0.0); also the
             NULL entity's score in ``linking_scores``.
         mlp_hidden: width of the candidate-scoring MLP (default 16).
-        span_heads: heads of the span transformer layer (default 1; must divide entity_dim);
-            0 skips the span contextualisation.
+        span_heads: heads of the span transformer layer and of the word-to-span attention
+            (default 1; must divide entity_dim); 0 skips the span contextualisation.
+        recontextualize: ``span`` (default: add the entity back to its span's tokens) or
+            ``attention`` (KnowBERT's word-to-entity-span attention over all tokens).
     """
 
     threshold: float = 0.0
     mlp_hidden: int = 16
     span_heads: int = 1
+    recontextualize: Literal["span", "attention"] = "span"
 
 
 class KnowledgeAttention(nn.Module):
     """The parameters of one KAR."""
 
-    def __init__(self, d: int, e: int, mlp_hidden: int, span_heads: int, dropout: float) -> None:
+    def __init__(
+        self, d: int, e: int, mlp_hidden: int, span_heads: int, dropout: float, word_attention: bool
+    ) -> None:
         super().__init__()
         self.down = nn.Linear(d, e)  # hidden -> entity space
         self.span_score = nn.Linear(e, 1)  # self-attentive span pooling
@@ -83,7 +92,12 @@ class KnowledgeAttention(nn.Module):
             else None
         )
         self.scorer = nn.Sequential(nn.Linear(2, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, 1))
-        self.up = nn.Linear(e, d)  # weighted entity -> hidden
+        self.word_attention = (
+            nn.MultiheadAttention(e, max(span_heads, 1), dropout=dropout, batch_first=True)
+            if word_attention
+            else None
+        )
+        self.up = nn.Linear(e, d)  # weighted entity (or attended spans) -> hidden
         self.norm = nn.LayerNorm(d)
         self.dropout = nn.Dropout(dropout)
 
@@ -101,6 +115,10 @@ class KnowBertFusion(FusionModule):
     def __init__(self, config: KnowBertConfig | None = None, **host) -> None:
         super().__init__(config, **host)
         c = self.config
+        if c.recontextualize not in ("span", "attention"):
+            raise KemmError(
+                f"knowbert: recontextualize must be 'span' or 'attention', got {c.recontextualize!r}"
+            )
         if c.span_heads and self.entity_dim % c.span_heads:
             raise KemmError(
                 f"knowbert: span_heads={c.span_heads} does not divide entity_dim={self.entity_dim}"
@@ -109,7 +127,12 @@ class KnowBertFusion(FusionModule):
         self.kar = nn.ModuleDict(
             {
                 str(i): KnowledgeAttention(
-                    self.hidden_size, self.entity_dim, c.mlp_hidden, c.span_heads, c.dropout
+                    self.hidden_size,
+                    self.entity_dim,
+                    c.mlp_hidden,
+                    c.span_heads,
+                    c.dropout,
+                    word_attention=c.recontextualize == "attention",
                 )
                 for i in self.layers
             }
@@ -141,6 +164,11 @@ class KnowBertFusion(FusionModule):
         chosen = (att[..., None] * cand).sum(2)  # (B, M, E): 0 = the NULL entity
         null = torch.full_like(psi[..., :1], self.config.threshold)  # (B, M, 1)
         ctx.extras["linking_scores"] = torch.cat([null, psi.masked_fill(~real, MASKED_SCORE)], dim=-1)
+        if kar.word_attention is not None:  # 4. KnowBERT: every token attends over the enhanced spans
+            enhanced = spans + chosen  # (B, M, E)
+            att, _ = kar.word_attention(proj, enhanced, enhanced, key_padding_mask=safe_key_padding(valid))
+            out = kar.norm(hidden + kar.dropout(kar.up(att)))  # (B, T, D)
+            return torch.where(valid.any(-1)[:, None, None], out, hidden)  # (B, T, D)
         # 4. recontextualise the span's positions
         fused = keep.any(-1)  # (B, M) mentions with an entity
         cover = align * fused[..., None]  # (B, M, T)

@@ -83,3 +83,17 @@ def test_bad_options():
     with pytest.raises(KemmError, match="span_heads=3 does not divide entity_dim=8"):
         build("knowbert", span_heads=3)
     assert build("knowbert", span_heads=0).kar["0"].span_layer is None
+
+
+def test_word_to_span_attention_changes_every_token_of_linked_examples_only(entities):
+    m = build("knowbert", recontextualize="attention", threshold=-100.0)
+    kb = KnowledgeBatch.collate(mixed_examples())
+    hidden = torch.randn(2, T, D)
+    ctx = make_ctx(kb, entities)
+    out = run(m, hidden, ctx)
+    assert (out[0] != hidden[0]).any(-1).all()  # KnowBERT's attention reaches every token
+    assert torch.equal(out[1], hidden[1])  # no mention: unchanged
+    m.train()
+    h = torch.randn(2, T, D, requires_grad=True)
+    run(m, h, make_ctx(kb, entities)).sum().backward()
+    assert m.kar["0"].word_attention.in_proj_weight.grad is not None and torch.isfinite(h.grad).all()
