@@ -66,6 +66,27 @@ def entity_logits(
     return proj(hidden).float() @ vectors.float().T + bias.float()
 
 
+def mask_regions(batch: PretrainBatch, chosen: torch.Tensor) -> PretrainBatch:
+    """``batch`` with the ``chosen`` ``(B, R)`` regions blanked (pixels set to 0) and their region
+    mentions stripped of entity and candidates."""
+    assert batch.boxes is not None
+    h, w = batch.pixel_values.shape[-2:]
+    pix = box_pixel_mask(batch.boxes, chosen, h, w)  # (B, H, W)
+    pixels = batch.pixel_values.masked_fill(pix[:, None], 0.0)
+    kb = batch.knowledge
+    hit = torch.zeros_like(kb.mention_mask)
+    if kb.num_mentions:
+        r = kb.mention_region.clamp_min(0)  # (B, M)
+        hit = (kb.mention_source == REGION) & (kb.mention_region >= 0) & chosen.gather(1, r)
+    knowledge = dataclasses.replace(
+        kb,
+        entity_ids=kb.entity_ids.masked_fill(hit, -1),
+        candidate_ids=kb.candidate_ids.masked_fill(hit[..., None], -1),
+        candidate_priors=kb.candidate_priors.masked_fill(hit[..., None], 0.0),
+    )
+    return batch.replace(pixel_values=pixels, knowledge=knowledge)
+
+
 @OBJECTIVES.register("masked-objects", aliases=("moc", "masked-object-classification"))
 class MaskedObjectClassification(Objective):
     """Masked object classification; see the module docstring. Targets: ``moc_mask`` (B, R)."""
@@ -89,21 +110,7 @@ class MaskedObjectClassification(Objective):
             flat = has.flatten().nonzero().squeeze(1)
             pick = flat[torch.randint(len(flat), (1,), generator=generator)]
             chosen = chosen.flatten().index_fill(0, pick, True).view_as(chosen)
-        h, w = batch.pixel_values.shape[-2:]
-        pix = box_pixel_mask(batch.boxes, chosen, h, w)  # (B, H, W)
-        pixels = batch.pixel_values.masked_fill(pix[:, None], 0.0)
-        kb = batch.knowledge
-        hit = torch.zeros_like(kb.mention_mask)
-        if kb.num_mentions:
-            r = kb.mention_region.clamp_min(0)  # (B, M)
-            hit = (kb.mention_source == REGION) & (kb.mention_region >= 0) & chosen.gather(1, r)
-        knowledge = dataclasses.replace(
-            kb,
-            entity_ids=kb.entity_ids.masked_fill(hit, -1),
-            candidate_ids=kb.candidate_ids.masked_fill(hit[..., None], -1),
-            candidate_priors=kb.candidate_priors.masked_fill(hit[..., None], 0.0),
-        )
-        out = batch.replace(pixel_values=pixels, knowledge=knowledge)
+        out = mask_regions(batch, chosen)
         out.targets["moc_mask"] = chosen
         return out
 
