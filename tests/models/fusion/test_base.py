@@ -53,3 +53,11 @@ def test_fusion_layers_and_helpers():
     assert safe_key_padding(valid).tolist() == [[False, True], [False, True]]
     p = masked_softmax(torch.tensor([[1.0, 2.0], [3.0, 4.0]]), valid)
     assert p.tolist() == [[0.0, 0.0], [1.0, 0.0]]
+
+
+def test_every_registered_module_has_its_own_test_file():
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    missing = [n for n in FUSION.names() if n != "none" and not (here / f"test_{n}.py").exists()]
+    assert not missing, f"fusion modules without tests/models/fusion/test_<name>.py: {missing}"
