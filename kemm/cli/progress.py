@@ -49,6 +49,9 @@ def training_progress(
             if e.kind == "start":
                 bar.update(task, total=e.max_epochs, completed=e.epoch - 1)
                 return
+            if e.kind == "end":
+                bar.update(task, completed=e.epoch)
+                return
             metrics = "  ".join(f"{k} {v:.4f}" for k, v in e.metrics.items())
             done = e.epoch - 1 + (e.step / e.steps if e.kind == "step" and e.steps else 1)
             where = f"{e.step}/{e.steps}" if e.kind == "step" and e.steps else f"{e.epoch}/{e.max_epochs}"

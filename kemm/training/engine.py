@@ -323,7 +323,7 @@ class Engine:
                         value = self._loss_value(loss, dist_ctx)
                         if not math.isfinite(value):
                             raise TrainingDivergedError(self._diverged(value, epoch, i))
-                        scaled = loss.float() / accum
+                        scaled = loss.float() / accum if accum > 1 else loss
                         (scaler.scale(scaled) if scaler is not None else scaled).backward()
                     micro += 1
                     if sync:
