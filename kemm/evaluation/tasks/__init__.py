@@ -3,6 +3,11 @@
 ==============  =========================================  ==================================
 task            datasets (:data:`kemm.data.DATASETS`)       headline metric
 ==============  =========================================  ==================================
+``lama``        ``lama`` (LAMA, any subset)                P@1 over single-token words; P@10, MRR; entities
+``csqa``        ``commonsenseqa``                          accuracy
+``obqa``        ``openbookqa``                             accuracy
+``okvqa``       ``okvqa``                                  official VQA soft accuracy
+``aokvqa``      ``aokvqa`` (direct answers)                official VQA soft accuracy
 ``linkpred``    a KGE run's KG split                       filtered MRR (realistic ranks)
 ==============  =========================================  ==================================
 """
@@ -22,7 +27,7 @@ from kemm.evaluation.tasks.base import (
 )
 
 # importing the task modules registers the tasks
-from kemm.evaluation.tasks import linkpred  # noqa: E402,F401  isort: skip
+from kemm.evaluation.tasks import lama, linkpred, multiple_choice, vqa  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "EVAL_TASKS",

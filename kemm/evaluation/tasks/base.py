@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -244,3 +244,18 @@ def write_result(out_dir: str | Path, result: TaskResult, predictions: Sequence[
 
 def _summary(metrics: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+
+
+def breakdown(
+    predictions: Sequence[Prediction],
+    key_of: Mapping[str, str | None],
+    metrics: Callable[[Sequence[Prediction]], dict[str, float]],
+) -> dict[str, dict[str, float]]:
+    """``metrics`` of the predictions of each group: ``key_of`` maps an example id to its group
+    (a relation, ``"seen"``/``"heldout"``; None: in no group). Each group also gets its ``count``."""
+    groups: dict[str, list[Prediction]] = {}
+    for p in predictions:
+        key = key_of.get(p.id)
+        if key is not None:
+            groups.setdefault(key, []).append(p)
+    return {k: {**metrics(v), "count": len(v)} for k, v in sorted(groups.items())}
