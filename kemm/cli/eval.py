@@ -96,3 +96,70 @@ def remove_facts(
         f"{len(res.unresolved)} not resolved); inverse relations used: {len(res.inverses)}"
     )
     out.print(f"wrote {res.path}")
+
+
+def _task_command(task: str, summary: str) -> None:
+    def command(
+        out_dir: Path = typer.Option(
+            ..., "--out", "-o", help="Directory for predictions.jsonl and metrics.json."
+        ),
+        benchmark: Path = typer.Option(
+            None, "--benchmark", "-b", help="A benchmark from `kemm data make-benchmark` (finds every file)."
+        ),
+        split: str = typer.Option("test", "--split", help="Benchmark split to evaluate."),
+        dataset: Path = typer.Option(None, "--dataset", "-d", help="Dataset file in the task's real format."),
+        dataset_format: str = typer.Option(
+            None, "--format", "-f", help="Dataset format (default: the task's)."
+        ),
+        train: Path = typer.Option(
+            None, "--train", help="Training split (baseline prior, VQA answer vocabulary)."
+        ),
+        images_dir: Path = typer.Option(None, "--images", help="Images directory (VQA)."),
+        vocab: Path = typer.Option(None, "--vocab", help="LAMA common vocabulary, one word a line."),
+        predictions: Path = typer.Option(None, "--predictions", "-p", help="Predictions file to score."),
+        baseline: str = typer.Option(None, "--baseline", help="Score a baseline instead: train-prior."),
+        ids_file: Path = typer.Option(None, "--ids", help="File of question ids: an in-house split."),
+        setting: str = typer.Option("fact-in-kg", "--setting", help="fact-in-kg or fact-removed (recorded)."),
+        links: str = typer.Option(
+            "predicted", "--links", help="predicted or oracle object links (recorded)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        from kemm.errors import KemmError
+        from kemm.evaluation.benchmark import DatasetSpec
+        from kemm.evaluation.runner import benchmark_task, evaluate_task
+        from kemm.evaluation.tasks import EVAL_TASKS
+
+        common = dict(
+            predictions=predictions, baseline=baseline, ids_file=ids_file, setting=setting, links=links
+        )
+        if (benchmark is None) == (dataset is None):
+            raise KemmError("give exactly one of --benchmark and --dataset")
+        if benchmark is not None:
+            result = benchmark_task(benchmark, task, split, out_dir, **common)
+        else:
+            fmt = dataset_format or EVAL_TASKS.get(task).formats[0]
+            options = {"images_dir": images_dir} if images_dir is not None else {}
+            if fmt in ("okvqa", "aokvqa", "vqav2") and images_dir is None:
+                options["check_images"] = "none"
+            result = evaluate_task(
+                task,
+                out_dir,
+                DatasetSpec(fmt, dataset, options),
+                train=DatasetSpec(fmt, train, options) if train is not None else None,
+                vocabulary=vocab,
+                **common,
+            )
+        if as_json:
+            out.print_json(json.dumps(result.to_dict()))
+        else:
+            _show(result)
+
+    command.__doc__ = summary
+    app.command(task)(command)
+
+
+_task_command("lama", "Factual cloze (LAMA format): P@1, P@10, MRR over single-token words and KG entities.")
+_task_command("csqa", "Commonsense multiple choice, CommonsenseQA format: accuracy.")
+_task_command("obqa", "Commonsense multiple choice, OpenBookQA format: accuracy.")
+_task_command("okvqa", "Knowledge VQA, OK-VQA format: the official VQA soft accuracy.")

@@ -91,6 +91,8 @@ def evaluate_task(
         raise KemmError(f"unknown baseline {baseline!r}; choose one of: {', '.join(BASELINES)}")
     if baseline is not None and train is None:
         raise KemmError(f"the {baseline} baseline needs the training split")
+    if name == "lama" and predictions is not None:
+        raise KemmError("lama: P@k and MRR need each probe's full ranking; score a model or a baseline")
     examples = _load(dataset, ids_file)
     ids = [example_id(e) for e in examples]
     facts = _facts(examples, dataset)
@@ -119,8 +121,6 @@ def evaluate_task(
         answers = {i: str(a) for i, a in answers.items()}
         result, lines = score_vqa(name, examples, answers, vocab, facts, heldout, entities, setting, links)
     elif name == "lama":
-        if predictions is not None:
-            raise KemmError("lama: P@k and MRR need each probe's full ranking; score a model or a baseline")
         if vocabulary is None:
             raise KemmError(
                 "lama: the common vocabulary is needed (one word a line; the benchmark's lama/vocab.txt)"

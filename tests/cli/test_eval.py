@@ -8,6 +8,7 @@ from kemm.embeddings.config import TrainConfig
 from kemm.embeddings.run import train_kge
 from kemm.kg import KnowledgeGraph, ingest
 from tests.conftest import FIXTURES, run_cli
+from tests.evaluation.conftest import build_tiny_benchmark
 
 
 def test_linkpred(tmp_path):
@@ -50,3 +51,66 @@ def test_remove_facts(tmp_path):
     )
     assert "removed 2 triples for 1 facts" in res.stdout
     assert KnowledgeGraph.load(tmp_path / "removed").num_triples == 2
+
+
+def test_csqa_on_the_real_format_fixture(tmp_path):
+    csqa = FIXTURES / "datasets" / "commonsenseqa" / "train_rand_split.jsonl"
+    res = run_cli(
+        "eval",
+        "csqa",
+        "--dataset",
+        csqa,
+        "--train",
+        csqa,
+        "--baseline",
+        "train-prior",
+        "--out",
+        tmp_path / "csqa",
+        "--json",
+    )
+    doc = json.loads(res.stdout)
+    assert doc["counts"] == {"examples": 2} and doc["info"]["source"] == "baseline:train-prior"
+
+
+def test_okvqa_on_the_real_format_fixture(tmp_path):
+    ok = FIXTURES / "datasets" / "okvqa"
+    q = ok / "OpenEnded_mscoco_val2014_questions.json"
+    (tmp_path / "p.jsonl").write_text(
+        '{"id": "1390", "prediction": "wood", "gold": null, "correct": null, "entities": []}\n'
+        '{"id": "1391", "prediction": "ski", "gold": null, "correct": null, "entities": []}\n'
+    )
+    res = run_cli(
+        "eval",
+        "okvqa",
+        "--dataset",
+        q,
+        "--images",
+        ok / "val2014",
+        "--train",
+        q,
+        "--predictions",
+        tmp_path / "p.jsonl",
+        "--out",
+        tmp_path / "ok",
+        "--json",
+    )
+    doc = json.loads(res.stdout)
+    # wood: 4 of 10 humans -> 1.0; ski: 2 of 10 -> 0.6
+    assert doc["metrics"]["vqa_accuracy"] == 0.8
+
+
+def test_lama_on_the_benchmark(tmp_path):
+    tiny_benchmark = build_tiny_benchmark(tmp_path / "bench")
+    res = run_cli(
+        "eval",
+        "lama",
+        "--benchmark",
+        tiny_benchmark,
+        "--baseline",
+        "train-prior",
+        "--out",
+        tmp_path / "lama",
+        "--json",
+    )
+    doc = json.loads(res.stdout)
+    assert set(doc["metrics"]) == {"p_at_1", "p_at_10", "mrr"} and "multi_token_objects" in doc["counts"]
