@@ -4,14 +4,23 @@ PyKEEN is never a kemm dependency: ``--setup`` creates ``.venv-bench/`` (gitigno
 ``torch==2.13.0 pykeen==1.11.1`` and kemm installed editable; the script then re-runs itself inside
 that environment. Each (library, model, dataset) runs in its own subprocess, so its peak RSS is its own.
 
-Same data (PyKEEN's shipped UMLS / Kinships / Nations files, ingested by kemm for kemm, PyG and the
-bare loop), same hyperparameters, same filtered both-sided realistic-rank evaluation (filter:
+Same data (PyKEEN's shipped UMLS / Kinships / Nations files, or any directory of ``train.txt`` /
+``valid.txt`` / ``test.txt`` TSV splits given with ``--tsv-dir``, ingested by kemm for kemm, PyG and
+the bare loop), same hyperparameters, same filtered both-sided realistic-rank evaluation (filter:
 train + valid + test). Reported: seconds per epoch, positive triples/s, peak RSS, test MRR and
 Hits@10, evaluation seconds.
 
     python scripts/bench_kge.py --setup
     python scripts/bench_kge.py --datasets umls --models transe distmult rotate rgcn --epochs 100 \
         --out bench_results/kge_umls.json
+
+On a large split (``scripts/build_wn18rr_like.py``: 112k entities, 213k training triples) PyKEEN's
+dense Adam makes an epoch take minutes; ``--pykeen-steps`` times it on that many batches (of the
+full vocabulary) and the throughput is what compares:
+
+    python scripts/build_wn18rr_like.py --out bench_results/wn18rr_like
+    BENCH_THREADS=1 python scripts/bench_kge.py --tsv-dir bench_results/wn18rr_like --models transe \
+        --libraries kemm pykeen --epochs 3 --pykeen-steps 100 --out bench_results/kge_wn18rr_like.json
 """
 
 from __future__ import annotations
@@ -59,7 +68,13 @@ def setup() -> None:
     )
 
 
+#: dataset name -> a TSV split directory given with --tsv-dir (the rest are PyKEEN's shipped ones)
+TSV_DIRS: dict[str, Path] = {}
+
+
 def dataset_dir(name: str) -> Path:
+    if name in TSV_DIRS:
+        return TSV_DIRS[name]
     import pykeen.datasets
 
     return Path(pykeen.datasets.__file__).parent / name
@@ -80,7 +95,7 @@ def peak_rss_mib() -> float:
 
 
 # -- workers (each runs in its own process) --------------------------------------------------
-def run_kemm(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
+def run_kemm(model: str, ds: str, epochs: int, cache: Path, seed: int, opts: argparse.Namespace) -> dict:
     import numpy as np
     import torch
 
@@ -123,17 +138,17 @@ def run_kemm(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
     t0 = time.perf_counter()
     train_model(m, train, cfg)
     train_s = time.perf_counter() - t0
-    res = evaluate(m, kg.split("test"), known)
-    return {
-        "train_seconds": train_s,
-        "num_train": len(train),
-        "mrr": res.mrr,
-        "hits_at_10": res.both.hits_at_10,
-        "eval_seconds": res.seconds,
-    }
+    out = {"train_seconds": train_s, "num_train": len(train), "num_entities": kg.num_entities}
+    if "kemm" not in opts.no_eval:
+        res = evaluate(m, kg.split("test"), known)
+        out.update(
+            mrr=res.mrr, hits_at_10=res.both.hits_at_10, eval_seconds=res.seconds, eval_ranks=res.both.count
+        )
+    return out
 
 
-def run_pykeen(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
+def run_pykeen(model: str, ds: str, epochs: int, cache: Path, seed: int, opts: argparse.Namespace) -> dict:
+    import torch
     from pykeen.pipeline import pipeline
     from pykeen.triples import TriplesFactory
 
@@ -145,6 +160,11 @@ def run_pykeen(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict
     test = TriplesFactory.from_path(
         d / "test.txt", entity_to_id=train.entity_to_id, relation_to_id=train.relation_to_id
     )
+    if opts.pykeen_steps:  # a seeded subset of the training triples, the whole vocabulary kept
+        keep = torch.randperm(train.num_triples, generator=torch.Generator().manual_seed(seed))
+        train = train.clone_and_exchange_triples(
+            train.mapped_triples[keep[: opts.pykeen_steps * SHALLOW["batch_size"]]]
+        )
     if model == "rgcn":
         h = RGCN
         kw = dict(
@@ -174,6 +194,8 @@ def run_pykeen(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict
             loss_kwargs=dict(margin=h["margin"]),
             negative_sampler_kwargs=dict(num_negs_per_pos=h["num_negatives"]),
         )
+    if "pykeen" in opts.no_eval:  # evaluate on one triple: the pipeline insists on a test set
+        test = test.clone_and_exchange_triples(test.mapped_triples[:1])
     res = pipeline(
         training=train,
         validation=valid,
@@ -191,13 +213,19 @@ def run_pykeen(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict
         **kw,
     )
     mr = res.metric_results
-    return {
+    out = {
         "train_seconds": res.train_seconds,
         "num_train": train.num_triples,
-        "mrr": float(mr.get_metric("both.realistic.inverse_harmonic_mean_rank")),
-        "hits_at_10": float(mr.get_metric("both.realistic.hits_at_10")),
-        "eval_seconds": res.evaluate_seconds,
+        "num_entities": train.num_entities,
     }
+    if "pykeen" not in opts.no_eval:
+        out.update(
+            mrr=float(mr.get_metric("both.realistic.inverse_harmonic_mean_rank")),
+            hits_at_10=float(mr.get_metric("both.realistic.hits_at_10")),
+            eval_seconds=res.evaluate_seconds,
+            eval_ranks=2 * test.num_triples,
+        )
+    return out
 
 
 def _transe_adapter(ent, rel, p: int, normalize: bool):
@@ -249,7 +277,7 @@ def _evaluate_transe(kg, known, ent, rel, train_s: float, num_train: int) -> dic
     }
 
 
-def run_pyg(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
+def run_pyg(model: str, ds: str, epochs: int, cache: Path, seed: int, opts: argparse.Namespace) -> dict:
     import torch
     from torch_geometric.nn.kge import TransE
 
@@ -276,7 +304,7 @@ def run_pyg(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
     )
 
 
-def run_bare(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
+def run_bare(model: str, ds: str, epochs: int, cache: Path, seed: int, opts: argparse.Namespace) -> dict:
     """A bare PyTorch TransE loop: the floor any framework overhead is measured against."""
     import torch
     import torch.nn.functional as F
@@ -317,11 +345,20 @@ def run_bare(model: str, ds: str, epochs: int, cache: Path, seed: int) -> dict:
 WORKERS = {"kemm": run_kemm, "pykeen": run_pykeen, "pyg": run_pyg, "bare": run_bare}
 
 
-def worker(lib: str, model: str, ds: str, epochs: int, cache: Path, seed: int) -> None:
+def worker(
+    lib: str, model: str, ds: str, epochs: int, cache: Path, seed: int, opts: argparse.Namespace
+) -> None:
     import torch
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
-    out = WORKERS[lib](model, ds, epochs, cache, seed)
+    if opts.row_sparse_adam and lib == "kemm":
+        # preview of the proposed kemm.training.optim change: sparse tables under adam get
+        # RowSparseAdam (torch.optim.SparseAdam's update, index ops); patched in this worker only
+        import kemm.training.optim
+        from kemm.embeddings.sparse_adam import RowSparseAdam
+
+        kemm.training.optim.torch.optim.SparseAdam = RowSparseAdam  # type: ignore[misc]
+    out = WORKERS[lib](model, ds, epochs, cache, seed, opts)
     out.update(
         {
             "library": lib,
@@ -330,6 +367,7 @@ def worker(lib: str, model: str, ds: str, epochs: int, cache: Path, seed: int) -
             "epochs": epochs,
             "seconds_per_epoch": out["train_seconds"] / epochs,
             "triples_per_second": out["num_train"] * epochs / out["train_seconds"],
+            "threads": torch.get_num_threads(),
             "peak_rss_mib": peak_rss_mib(),
         }
     )
@@ -339,7 +377,23 @@ def worker(lib: str, model: str, ds: str, epochs: int, cache: Path, seed: int) -
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--setup", action="store_true", help="create .venv-bench with PyKEEN and exit")
-    ap.add_argument("--datasets", nargs="+", default=["umls"], choices=["umls", "kinships", "nations"])
+    ap.add_argument("--datasets", nargs="*", default=None, choices=["umls", "kinships", "nations"])
+    ap.add_argument(
+        "--tsv-dir",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="TSV split directories (train.txt, valid.txt, test.txt) to run besides --datasets",
+    )
+    ap.add_argument(
+        "--pykeen-steps", type=int, default=0, help="train PyKEEN on this many batches per epoch (0: all)"
+    )
+    ap.add_argument("--no-eval", nargs="*", default=[], help="libraries whose test evaluation is skipped")
+    ap.add_argument(
+        "--row-sparse-adam",
+        action="store_true",
+        help="kemm: sparse tables under adam get RowSparseAdam (the proposed optimiser change)",
+    )
     ap.add_argument("--models", nargs="+", default=["transe", "distmult", "rotate", "rgcn"])
     ap.add_argument("--libraries", nargs="+", default=["kemm", "pykeen", "pyg", "bare"])
     ap.add_argument("--epochs", type=int, default=100)
@@ -351,6 +405,11 @@ def main() -> None:
         "--worker", nargs=4, metavar=("LIB", "MODEL", "DATASET", "EPOCHS"), help=argparse.SUPPRESS
     )
     args = ap.parse_args()
+    for d in args.tsv_dir:
+        TSV_DIRS[d.resolve().name] = d.resolve()
+    datasets = (args.datasets if args.datasets is not None else ([] if args.tsv_dir else ["umls"])) + list(
+        TSV_DIRS
+    )
     if args.setup:
         setup()
         return
@@ -362,10 +421,10 @@ def main() -> None:
         os.execv(str(PY), [str(PY), *sys.argv])
     if args.worker:
         lib, model, ds, epochs = args.worker
-        worker(lib, model, ds, int(epochs), args.cache, args.seed)
+        worker(lib, model, ds, int(epochs), args.cache, args.seed, args)
         return
     rows = []
-    for ds in args.datasets:
+    for ds in datasets:
         for model in args.models:
             for lib in args.libraries:
                 if lib in ("pyg", "bare") and model != "transe":
@@ -383,6 +442,11 @@ def main() -> None:
                     str(args.cache),
                     "--seed",
                     str(args.seed),
+                    "--pykeen-steps",
+                    str(args.pykeen_steps),
+                    *(["--tsv-dir", *map(str, args.tsv_dir)] if args.tsv_dir else []),
+                    *(["--no-eval", *args.no_eval] if args.no_eval else []),
+                    *(["--row-sparse-adam"] if args.row_sparse_adam else []),
                 ]
                 print(f"{ds} {model} {lib} ({epochs} epochs) ...", file=sys.stderr, flush=True)
                 proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -393,10 +457,15 @@ def main() -> None:
                     continue
                 row = json.loads(line[0][7:])
                 rows.append(row)
+                quality = (
+                    f"MRR {row['mrr']:.4f}  H@10 {row['hits_at_10']:.4f}  "
+                    f"eval {row['eval_seconds']:.3f}s ({row['eval_ranks']} ranks)  "
+                    if "mrr" in row
+                    else ""
+                )
                 print(
                     f"  {row['triples_per_second']:,.0f} triples/s  {row['seconds_per_epoch']:.3f} s/epoch  "
-                    f"MRR {row['mrr']:.4f}  H@10 {row['hits_at_10']:.4f}  eval {row['eval_seconds']:.3f}s  "
-                    f"peak {row['peak_rss_mib']:.0f} MiB",
+                    f"{quality}peak {row['peak_rss_mib']:.0f} MiB",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -406,15 +475,28 @@ def main() -> None:
                     json.dumps(
                         {
                             "command": " ".join(sys.argv),
-                            "threads": os.cpu_count(),
+                            "threads": os.environ.get("BENCH_THREADS", os.cpu_count()),
                             "shallow": SHALLOW,
                             "rgcn": RGCN,
                             "results": rows,
+                            "kemm_over_pykeen": ratios(rows),
                         },
                         indent=2,
                     )
                 )
                 os.replace(tmp, args.out)
+    for key, ratio in ratios(rows).items():
+        print(f"{key}: kemm / PyKEEN triples/s = {ratio:.1f}x", file=sys.stderr)
+
+
+def ratios(rows: list[dict]) -> dict[str, float]:
+    """``"dataset model"`` -> kemm's training throughput over PyKEEN's (both measured in this run)."""
+    tps = {(r["dataset"], r["model"], r["library"]): r.get("triples_per_second") for r in rows}
+    return {
+        f"{ds} {model}": tps[ds, model, "kemm"] / tps[ds, model, "pykeen"]
+        for ds, model, lib in tps
+        if lib == "kemm" and tps.get((ds, model, "pykeen")) and tps[ds, model, "kemm"]
+    }
 
 
 if __name__ == "__main__":
