@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -130,7 +131,7 @@ def _task_command(task: str, summary: str) -> None:
         from kemm.evaluation.runner import benchmark_task, evaluate_task
         from kemm.evaluation.tasks import EVAL_TASKS
 
-        common = dict(
+        common: dict[str, Any] = dict(
             predictions=predictions, baseline=baseline, ids_file=ids_file, setting=setting, links=links
         )
         if (benchmark is None) == (dataset is None):
