@@ -53,6 +53,9 @@ def _register_subcommands() -> None:
     from kemm.cli.eval import app as eval_app
 
     app.add_typer(eval_app, name="eval", help="Evaluate tasks, build the fact-removed KG, run ablations.")
+    from kemm.cli.pretrain import pretrain
+
+    app.command("pretrain", help="Pre-train a vision-language model with knowledge objectives.")(pretrain)
 
 
 _register_subcommands()

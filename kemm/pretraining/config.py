@@ -55,6 +55,9 @@ class PretrainConfig:
         engine: the training loop (:class:`kemm.training.EngineConfig`).
         validate_max_pairs: validation pairs used by the metrics (None: all).
         retrieval_ks: the k of the text-to-image recall@k reported.
+        num_threads: CPU threads of torch in the training process (``torch.set_num_threads``;
+            None: torch's default). On a busy machine 1 thread is often faster than OpenMP
+            threads competing for the same cores.
     """
 
     data: DataConfig
@@ -72,6 +75,7 @@ class PretrainConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     validate_max_pairs: int | None = None
     retrieval_ks: list[int] = field(default_factory=lambda: [1, 5])
+    num_threads: int | None = None
 
     def __post_init__(self) -> None:
         if not self.kg:

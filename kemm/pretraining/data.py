@@ -100,6 +100,12 @@ class DataConfig:
         for name in ("batch_size", "valid_batch_size", "max_length", "max_nodes", "hops"):
             if getattr(self, name) < 1:
                 raise KemmError(f"data.{name} must be at least 1, got {getattr(self, name)}")
+        if self.on_error not in ("raise", "skip"):
+            raise KemmError(f"data.on_error must be 'raise' or 'skip', got {self.on_error!r}")
+        if self.check_images not in ("decode", "exists", "none"):
+            raise KemmError(
+                f"data.check_images must be 'decode', 'exists' or 'none', got {self.check_images!r}"
+            )
         if self.num_workers < 0 or self.max_regions < 0:
             raise KemmError("data.num_workers and data.max_regions must be >= 0")
 

@@ -118,8 +118,14 @@ def _is_main() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
-def pretrain(config: PretrainConfig, out: str | Path, resume: bool = False) -> PretrainResult:
+def pretrain(
+    config: PretrainConfig, out: str | Path, resume: bool = False, progress: Any = None
+) -> PretrainResult:
     """Pre-train a vision-language model with knowledge; see the module docstring for what is written.
+
+    Args:
+        config: the run's settings; out: the run directory; resume: continue the run in ``out``.
+        progress: handler(s) of the engine's :class:`~kemm.training.ProgressEvent` (default: log lines).
 
     Raises:
         InputError: a bad record (file and line) under ``on_error: raise``, an image that does not decode.
@@ -129,6 +135,8 @@ def pretrain(config: PretrainConfig, out: str | Path, resume: bool = False) -> P
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = config.data.resolved()
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
     torch.manual_seed(config.engine.seed)
     kg = load_kg(config.kg)
     train = read_pairs(
@@ -181,6 +189,7 @@ def pretrain(config: PretrainConfig, out: str | Path, resume: bool = False) -> P
     )
     settings = config.to_dict()
     settings.pop("engine")
+    settings.pop("num_threads")
     settings["data"].pop("num_workers")
     inputs = {"train": checksum(train.sources[0]), "kg": checksum(config.kg)}
     if valid is not None:
@@ -202,7 +211,7 @@ def pretrain(config: PretrainConfig, out: str | Path, resume: bool = False) -> P
     if _is_main():
         with atomic_write(out / "config.yaml") as f:
             yaml.safe_dump(config.to_dict(), f, sort_keys=False)
-    fit = Engine(task, config.engine, out).fit(resume)
+    fit = Engine(task, config.engine, out, progress=progress).fit(resume)
     waits = [h.get("data/wait_fraction") for h in fit.history if "data/wait_fraction" in h]
     wait = sum(waits) / len(waits) if waits else None
     if _is_main():

@@ -151,7 +151,9 @@ class ImageTextContrastive(Objective):
             best = sim_t2i.argmax(1)
             ids_all = gather_ids(ids) if c.gather else ids
             acc = (ids_all[best] == ids).float().mean()
-        return ObjectiveOutput(loss, {"acc/itc_t2i": float(acc), "itc/temperature": float(self.temp)})
+        return ObjectiveOutput(
+            loss, {"acc/itc_t2i": float(acc), "itc/temperature": float(self.temp.detach())}
+        )
 
 
 def _rank() -> int:
