@@ -179,8 +179,10 @@ def tokens_of(model, inputs: dict) -> int:
 
 
 def flops_per_sample(model, a, tokens: int) -> float:
-    """6 x trainable parameters x tokens + attention (12 x layers x hidden x tokens^2), fwd + bwd."""
-    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """6 x trainable non-embedding parameters x tokens + attention (12 x layers x hidden x tokens^2),
+    forward + backward (embedding tables are look-ups, not matmuls; nanoGPT / PaLM counting)."""
+    lookups = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad and id(p) not in lookups)
     return 6.0 * params * tokens + 12.0 * a.layers * a.hidden * tokens**2
 
 

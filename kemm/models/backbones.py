@@ -23,6 +23,7 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers.masking_utils import create_bidirectional_mask
 
 from kemm.errors import KemmError
+from kemm.models.fusion.base import FusionContext, FusionModule
 
 logger = logging.getLogger(__name__)
 
@@ -172,8 +173,8 @@ class RegionEmbedding(nn.Module):
 def run_layers(
     layers: nn.ModuleList,
     hidden: torch.Tensor,
-    fusion: nn.Module,
-    ctx: Any,
+    fusion: FusionModule,
+    ctx: FusionContext,
     config: PretrainedConfig,
     offset: int = 0,
 ) -> torch.Tensor:

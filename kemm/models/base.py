@@ -25,6 +25,7 @@ from torch import nn
 from kemm.config import from_dict, to_dict
 from kemm.errors import KemmError
 from kemm.models.configuration import VLConfig
+from kemm.models.entities import EntityEmbeddings
 from kemm.models.fusion.base import FusionModule, build_fusion
 from kemm.models.knowledge import KnowledgeBatch
 from kemm.registry import Registry, normalize_name
@@ -49,8 +50,11 @@ class KemmPreTrainedModel(nn.Module):
 
     config_class: ClassVar[type[VLConfig]] = VLConfig
     registered_name: ClassVar[str] = ""
+    config: Any  # the architecture's config class
+    entities: EntityEmbeddings | None
+    text: Any  # the Hugging Face text encoder (BertModel, ...)
 
-    def __init__(self, config: VLConfig, entities: nn.Module | None = None) -> None:
+    def __init__(self, config: VLConfig, entities: EntityEmbeddings | None = None) -> None:
         super().__init__()
         if not isinstance(config, self.config_class):
             raise KemmError(
@@ -147,7 +151,9 @@ class KemmPreTrainedModel(nn.Module):
         return directory
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, entities: nn.Module | None = None) -> KemmPreTrainedModel:
+    def from_pretrained(
+        cls, directory: str | Path, entities: EntityEmbeddings | None = None
+    ) -> KemmPreTrainedModel:
         """Load a model saved by :meth:`save_pretrained` (on the base class: whichever architecture it is)."""
         from safetensors.torch import load_model as load_weights
 
@@ -171,9 +177,9 @@ class KemmPreTrainedModel(nn.Module):
         return model.eval()
 
 
-def _entity_table(config: VLConfig, entities: nn.Module | None) -> nn.Module | None:
+def _entity_table(config: VLConfig, entities: EntityEmbeddings | None) -> EntityEmbeddings | None:
     """The model's entity table: ``entities`` checked against ``config``, or one built from it."""
-    from kemm.models.entities import EntityEmbeddings, EntityEmbeddingsConfig
+    from kemm.models.entities import EntityEmbeddingsConfig
 
     saved = config.entity_table
     if entities is None:
@@ -215,7 +221,7 @@ def read_config(directory: Path) -> tuple[str, dict[str, Any]]:
 ARCHITECTURES: Registry[type[KemmPreTrainedModel]] = Registry("architecture", base=KemmPreTrainedModel)
 
 
-def build_model(name: str, entities: nn.Module | None = None, **options: Any) -> KemmPreTrainedModel:
+def build_model(name: str, entities: EntityEmbeddings | None = None, **options: Any) -> KemmPreTrainedModel:
     """Build a registered architecture from its config's fields: ``build_model("dual-stream", fusion="ernie")``."""
     import kemm.models  # noqa: F401 - registers the architectures
 
@@ -225,7 +231,7 @@ def build_model(name: str, entities: nn.Module | None = None, **options: Any) ->
     )
 
 
-def load_model(directory: str | Path, entities: nn.Module | None = None) -> KemmPreTrainedModel:
+def load_model(directory: str | Path, entities: EntityEmbeddings | None = None) -> KemmPreTrainedModel:
     """Load any saved kemm model; the architecture comes from ``config.json``'s ``model_type``."""
     import kemm.models  # noqa: F401
 

@@ -10,6 +10,8 @@ object-region mentions in the image tower. Either modality may be left out (``en
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,6 +27,7 @@ from kemm.models.backbones import (
 )
 from kemm.models.base import ARCHITECTURES, KemmPreTrainedModel
 from kemm.models.configuration import DualEncoderConfig
+from kemm.models.entities import EntityEmbeddings
 from kemm.models.fusion.base import FusionContext, FusionModule, NoFusion, SequenceLayout
 from kemm.models.knowledge import KnowledgeBatch
 from kemm.models.outputs import DualEncoderOutput
@@ -40,8 +43,9 @@ class DualEncoderModel(KemmPreTrainedModel):
     """
 
     config_class = DualEncoderConfig
+    vision: Any  # the Hugging Face ViTModel
 
-    def __init__(self, config: DualEncoderConfig, entities: nn.Module | None = None) -> None:
+    def __init__(self, config: DualEncoderConfig, entities: EntityEmbeddings | None = None) -> None:
         super().__init__(config, entities)
         self.text = load_text_encoder(config.text, pooler=False)
         tc = self.text.config

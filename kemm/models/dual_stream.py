@@ -16,6 +16,7 @@ Streams, along their own sequences::
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,6 +35,7 @@ from kemm.models.backbones import (
 )
 from kemm.models.base import ARCHITECTURES, KemmPreTrainedModel
 from kemm.models.configuration import DualStreamConfig
+from kemm.models.entities import EntityEmbeddings
 from kemm.models.fusion.base import FusionContext, FusionModule, NoFusion, SequenceLayout
 from kemm.models.knowledge import KnowledgeBatch
 from kemm.models.outputs import DualStreamOutput
@@ -71,8 +73,9 @@ class DualStreamModel(KemmPreTrainedModel):
     """
 
     config_class = DualStreamConfig
+    vision: Any  # the Hugging Face ViTModel
 
-    def __init__(self, config: DualStreamConfig, entities: nn.Module | None = None) -> None:
+    def __init__(self, config: DualStreamConfig, entities: EntityEmbeddings | None = None) -> None:
         super().__init__(config, entities)
         self.text = load_text_encoder(config.text)
         tc = self.text.config

@@ -24,12 +24,13 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.activations import ACT2FN
 
+from kemm.models.entities import EntityEmbeddings
 from kemm.models.outputs import ClozeHeadOutput, VQAHeadOutput
 
 NEG_INF = float("-inf")
 
 
-def _all_ids(entities: nn.Module, device: torch.device) -> torch.Tensor:
+def _all_ids(entities: EntityEmbeddings, device: torch.device) -> torch.Tensor:
     return torch.arange(int(entities.num_entities), device=device)  # (N,)
 
 
@@ -100,7 +101,7 @@ class ObjectClassificationHead(nn.Module):
         self.scorer = EntityScorer(hidden_size, entity_dim)
 
     def forward(
-        self, regions: torch.Tensor, entities: nn.Module, candidates: torch.Tensor | None = None
+        self, regions: torch.Tensor, entities: EntityEmbeddings, candidates: torch.Tensor | None = None
     ) -> torch.Tensor:
         if candidates is None:
             return self.scorer(regions, entities(_all_ids(entities, regions.device)))
@@ -122,7 +123,9 @@ class EntityPredictionHead(nn.Module):
         super().__init__()
         self.scorer = EntityScorer(hidden_size, entity_dim)
 
-    def forward(self, hidden: torch.Tensor, candidates: torch.Tensor, entities: nn.Module) -> torch.Tensor:
+    def forward(
+        self, hidden: torch.Tensor, candidates: torch.Tensor, entities: EntityEmbeddings
+    ) -> torch.Tensor:
         b, m = hidden.shape[:2]
         if candidates.ndim == 1:
             candidates = candidates.expand(b, -1)
@@ -192,7 +195,7 @@ class VQAHead(nn.Module):
         self.gate = nn.Linear(hidden_size, 1)
 
     def forward(
-        self, pooled: torch.Tensor, entities: nn.Module, candidates: torch.Tensor | None = None
+        self, pooled: torch.Tensor, entities: EntityEmbeddings, candidates: torch.Tensor | None = None
     ) -> VQAHeadOutput:
         answer = self.classifier(pooled)  # (B, A)
         if candidates is None:
@@ -222,7 +225,7 @@ class ClozeHead(nn.Module):
         self.entity = EntityScorer(word_embeddings.weight.shape[1], entity_dim)
 
     def forward(
-        self, hidden: torch.Tensor, positions: torch.Tensor, entities: nn.Module | None = None
+        self, hidden: torch.Tensor, positions: torch.Tensor, entities: EntityEmbeddings | None = None
     ) -> ClozeHeadOutput:
         at = hidden[torch.arange(hidden.shape[0], device=hidden.device), positions]  # (B, D)
         entity = None

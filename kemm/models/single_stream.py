@@ -16,6 +16,8 @@ Joint sequence, along ``T``::
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -30,6 +32,7 @@ from kemm.models.backbones import (
 )
 from kemm.models.base import ARCHITECTURES, KemmPreTrainedModel
 from kemm.models.configuration import SingleStreamConfig
+from kemm.models.entities import EntityEmbeddings
 from kemm.models.fusion.base import FusionContext, SequenceLayout
 from kemm.models.knowledge import KnowledgeBatch
 from kemm.models.outputs import SingleStreamOutput
@@ -53,8 +56,10 @@ class SingleStreamModel(KemmPreTrainedModel):
     """
 
     config_class = SingleStreamConfig
+    vision_layers: Any
+    vision_norm: Any
 
-    def __init__(self, config: SingleStreamConfig, entities: nn.Module | None = None) -> None:
+    def __init__(self, config: SingleStreamConfig, entities: EntityEmbeddings | None = None) -> None:
         super().__init__(config, entities)
         self.text = load_text_encoder(config.text)
         hidden = self.text.config.hidden_size
@@ -79,7 +84,7 @@ class SingleStreamModel(KemmPreTrainedModel):
         """``(B, 3, H, W) -> (B, 1 + P, D)``: image [CLS] and patch tokens in the text width."""
         dtype = self.patch_embeddings.patch_embeddings.projection.weight.dtype
         x = self.patch_embeddings(pixel_values.to(dtype))  # (B, 1 + P, Dv)
-        if self.vision_layers is not None:
+        if self.vision_layers is not None and self.vision_norm is not None:
             for layer in self.vision_layers:
                 x = layer(x, None)
             x = self.vision_norm(x)

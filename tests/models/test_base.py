@@ -89,3 +89,15 @@ def test_boxes_without_image_and_dual_stream_without_image_are_refused():
         tiny()(batch["input_ids"], boxes=batch["boxes"])
     with pytest.raises(KemmError, match="needs an image"):
         tiny("dual-stream")(batch["input_ids"], pixel_values=None)
+
+
+@pytest.mark.parametrize("name", ["single-stream", "dual-stream", "dual-encoder"])
+def test_shipped_yaml_configs_load(name):
+    from pathlib import Path
+
+    from kemm.config import from_yaml
+
+    cls = ARCHITECTURES.get(name).config_class
+    path = Path(__file__).parents[2] / "configs" / "models" / f"{name.replace('-', '_')}.yaml"
+    config = from_yaml(cls, path)
+    assert config.fusion in FUSION and type(config) is cls
