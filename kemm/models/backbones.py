@@ -139,6 +139,34 @@ def pool_regions(
     return torch.bmm(weights, patches)  # (B, R, D)
 
 
+def region_batch(
+    objects: list[list[Any]],
+    scales: list[tuple[float, float]] | None = None,
+    max_regions: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Object boxes of a batch (COCO annotations, detections: :class:`kemm.data.ObjectAnnotation`
+    or :class:`kemm.data.Box`, COCO xywh) as the model's region inputs, in input order.
+
+    Args:
+        scales: per image ``(sx, sy)`` from the original image to the model's input (after resizing).
+        max_regions: keep the first this many objects of an image (detections: sort by score first).
+
+    Returns:
+        boxes ``(B, R, 4)`` ``(x0, y0, x1, y1)`` pixels of the model input; region_mask ``(B, R)`` 1 = real.
+    """
+    rows = [list(objs)[:max_regions] if max_regions is not None else list(objs) for objs in objects]
+    r = max([len(x) for x in rows] + [1])
+    boxes = torch.zeros(len(rows), r, 4)
+    mask = torch.zeros(len(rows), r, dtype=torch.long)
+    for i, objs in enumerate(rows):
+        sx, sy = scales[i] if scales is not None else (1.0, 1.0)
+        for j, obj in enumerate(objs):
+            x0, y0, x1, y1 = getattr(obj, "box", obj).xyxy()
+            boxes[i, j] = torch.tensor([x0 * sx, y0 * sy, x1 * sx, y1 * sy])
+            mask[i, j] = 1
+    return boxes, mask
+
+
 def box_features(boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
     """``(B, R, 4)`` pixel boxes -> ``(B, R, 5)``: normalised x0, y0, x1, y1 and area (VisualBERT)."""
     h, w = image_size

@@ -66,3 +66,14 @@ def test_region_pooling_means_the_patches_whose_centre_is_inside():
 def test_box_features_are_normalised():
     f = box_features(torch.tensor([[[0.0, 0.0, 16.0, 8.0]]]), (16, 32))
     assert f.view(-1).tolist() == [0.0, 0.0, 0.5, 0.5, 0.25]
+
+
+def test_region_batch_from_coco_annotations_and_boxes():
+    from kemm.data.examples import Box, ObjectAnnotation
+    from kemm.models.backbones import region_batch
+
+    objects = [[ObjectAnnotation(Box(10, 20, 30, 40), "apple"), Box(0, 0, 4, 4)], []]
+    boxes, mask = region_batch(objects, scales=[(0.5, 0.5), (1.0, 1.0)])
+    assert boxes.shape == (2, 2, 4) and mask.tolist() == [[1, 1], [0, 0]]
+    assert boxes[0, 0].tolist() == [5.0, 10.0, 20.0, 30.0] and boxes[0, 1].tolist() == [0.0, 0.0, 2.0, 2.0]
+    assert region_batch(objects, max_regions=1)[0].shape == (2, 1, 4)
