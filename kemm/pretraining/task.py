@@ -140,6 +140,9 @@ class PretrainTask(Task):
             pin_memory=ctx.device.type == "cuda",
             prefetch_factor=4 if workers else None,
             persistent_workers=False,
+            # its own generator: creating the iterator then never draws from the global RNG, whose
+            # state (dropout) a checkpoint restores mid-epoch
+            generator=torch.Generator().manual_seed(ctx.seed + epoch),
         )
 
     def train_batches(self, epoch: int, ctx: RunContext) -> TimedLoader:
