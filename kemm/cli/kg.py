@@ -72,6 +72,12 @@ def ingest(
         help="raise: stop at the first bad record; skip: go on, count them and write them to skipped.tsv.",
     ),
     no_dedup: bool = typer.Option(False, "--no-dedup", help="Keep repeated (h, r, t) triples."),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        "-j",
+        help="N-Triples/N-Quads: parsing processes (0: one per core, at most 4, for files over 16 MiB).",
+    ),
 ) -> None:
     """Read SOURCES into one knowledge graph stored in --out."""
     from kemm.kg.readers import ingest as ingest_sources
@@ -93,6 +99,7 @@ def ingest(
             on_error=on_error.value,
             progress=on_progress,
             dedup=not no_dedup,
+            workers=workers,
         )
         bar.update(task, completed=total)
     if kg.num_triples == 0:

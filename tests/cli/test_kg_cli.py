@@ -90,3 +90,65 @@ def test_skip_writes_report(tmp_path):
     assert report[0] == "source\tline\treason\ttext"
     assert report[1].split("\t")[1] == "2" and report[1].endswith("not rdf")
     assert json.loads((tmp_path / "o" / "meta.json").read_text())["skipped"] == 1
+
+
+def _ingest_process(tmp_path, fixtures, parse_block: str, **popen):
+    """``kemm kg ingest --workers 2`` in a child process whose parsing workers run ``parse_block``."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys, time\n"
+        "import kemm.kg.readers.ntriples as nt\n"
+        "real_parse_block, nt.BLOCK_BYTES = nt.parse_block, 256  # several blocks from a tiny file\n"
+        f"def parse_block(*args):\n{parse_block}\n"
+        "nt.parse_block = parse_block\n"
+        "from kemm.cli import main\n"
+        "main()\n"
+    )
+    src = fixtures / "rdf" / "tiny.nt"
+    cmd = [
+        sys.executable,
+        "-c",
+        script,
+        "kg",
+        "ingest",
+        str(src),
+        "-o",
+        str(tmp_path / "o"),
+        "--workers",
+        "2",
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_ctrl_c_stops_ingest_without_worker_tracebacks(fixtures, tmp_path):
+    import os
+    import signal
+    import time
+
+    started = tmp_path / "started"
+    # the first block takes its time; the other worker parses the next ones, then waits for work
+    body = (
+        f"    if args[1] == 1:\n        open({str(started)!r}, 'w').close()\n        time.sleep(60)\n"
+        "    return real_parse_block(*args)"
+    )
+    proc = _ingest_process(tmp_path, fixtures, body, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # time for the other worker to go idle
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert started.exists() and proc.returncode != 0
+    for noise in ("Traceback", "KeyboardInterrupt", "Process-"):  # "Process ForkProcess-2:" starts one
+        assert noise not in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_killed_worker_is_a_one_line_error(fixtures, tmp_path):
+    proc = _ingest_process(tmp_path, fixtures, "    os.kill(os.getpid(), signal.SIGKILL)")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "a parsing process ended abruptly" in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()

@@ -67,3 +67,56 @@ def test_missing_directory(tmp_path):
 
 def test_bytes_per_triple(tiny_kg):
     assert tiny_kg.triples.nbytes / tiny_kg.num_triples == 12
+
+
+def test_save_removes_temporaries_of_a_killed_save(tiny_kg, tmp_path):
+    import fcntl
+    import os
+
+    target = tmp_path / "kg"
+    dead = tmp_path / ".kg.tmp-0badf00d"  # what a killed ingest leaves: nobody holds its lock
+    dead.mkdir()
+    (dead / "entities.tsv").write_text("half\n")
+    live = tmp_path / ".kg.tmp-11ve0000"  # a save still running in another process holds its lock
+    live.mkdir()
+    (live / "entities.tsv").write_text("half\n")
+    other = tmp_path / ".other.tmp-0badf00d"  # another store's: not ours to remove
+    other.mkdir()
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        tiny_kg.save(target)
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".kg.tmp-11ve0000", ".other.tmp-0badf00d", "kg"]
+    KnowledgeGraph.load(target, verify=True)
+
+
+def test_temporaries_of_a_killed_ingest_process_go_with_the_next_ingest(fixtures, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "kg"
+    # an ingest that stalls while writing the store, then is killed (SIGKILL: no clean-up runs)
+    script = (
+        "import time, numpy\n"
+        "numpy.save = lambda *a, **k: time.sleep(60)  # triples.npy is written after the TSV files\n"
+        "from kemm.cli import main\n"
+        "main()\n"
+    )
+    cmd = [sys.executable, "-c", script, "kg", "ingest", str(fixtures / "rdf" / "tiny.nt"), "-o", str(target)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".kg.tmp-*/entities.tsv")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert [p.name[:8] for p in tmp_path.iterdir()] == [".kg.tmp-"]
+    from tests.conftest import run_cli
+
+    run_cli("kg", "ingest", fixtures / "rdf" / "tiny.nt", "--out", target)
+    assert [p.name for p in tmp_path.iterdir()] == ["kg"]

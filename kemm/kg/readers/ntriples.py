@@ -20,9 +20,11 @@ import multiprocessing
 import os
 import re
 import signal
+import sys
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,16 +83,40 @@ def syntax_message(e: SyntaxError) -> str:
     return f"{msg[m.end() :]} (column {m.group(1) or m.group(2)})"
 
 
-def _quiet_worker() -> None:
-    """Initialiser of the parsing processes: Ctrl-C is the main process's to handle (it stops the
-    pool); a worker that took it too would print a traceback of its own."""
+def _init_worker(parent: int) -> None:
+    """Initialiser of the parsing processes.
+
+    Ctrl-C is the main process's to handle (it stops the workers); a worker that took it too would
+    print a traceback of its own. A worker whose main process is killed (``kill -9``: no clean-up
+    runs there) ends with it instead of waiting for work forever (Linux; elsewhere it waits).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM when the parent dies
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the parent died before prctl() was in place
+            os._exit(1)
+
+
+def _result(future: Future) -> ParsedBlock:
+    """``future.result()``, waking up now and then: a Ctrl-C that the operating system delivers to
+    another thread is only acted on when the main thread runs, and it would wait forever."""
+    while True:
+        try:
+            return future.result(timeout=0.2)
+        except FutureTimeout:
+            continue
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
     """Stop the workers now (on an error or Ctrl-C), not after the blocks they are parsing."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    for proc in procs:
         proc.terminate()
 
 
@@ -227,7 +253,7 @@ class _LineRdfReader(Reader):
         ctx = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         )
-        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_quiet_worker)
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
         try:
             window: deque = deque()
             for item in items:
@@ -281,7 +307,7 @@ class _LineRdfReader(Reader):
         if pos is None:
             self._merge(item, source_index, path, builder, errors, record, progress)
         else:
-            self._apply(item.result(), path, builder, errors, record)
+            self._apply(_result(item), path, builder, errors, record)
             if progress is not None:
                 progress(pos)
 

@@ -104,7 +104,9 @@ def test_bad_ntriples_line_names_file_and_line(fixtures, tmp_path):
     with pytest.raises(InputError) as info:
         ingest([bad])
     assert info.value.line == 6 and info.value.path == str(bad)
-    assert f"{bad}:6:" in str(info.value)
+    first_line = str(info.value).splitlines()[0]
+    assert first_line == f"{bad}:6: invalid n-triples: Invalid IRI code point ' ' (column 1)"
+    assert "line" not in info.value.message  # the file's line number only, not the parser's "(line 1)"
 
 
 def test_skip_keeps_good_lines_and_records_bad(fixtures, tmp_path):
@@ -136,6 +138,21 @@ def test_bad_turtle_reports_line(tmp_path):
         ingest([bad])
     assert info.value.path == str(bad)
     assert info.value.line == 3
+    assert info.value.message == (
+        "invalid turtle: objectList expected (column 10); nothing was read from this file"
+    )
+    assert info.value.text == "ex:a ex:b ."  # the line itself, not rdflib's b'...' fragments
+    assert "b'" not in str(info.value)
+
+
+def test_turtle_error_line_after_a_multiline_statement(tmp_path):
+    bad = tmp_path / "bad.ttl"
+    bad.write_text(
+        "@prefix ex: <http://example.org/> .\r\nex:a ex:b ex:c ;\r\n  ex:d ex:e ;\r\n  ex:f ex:g ex:h .\r\n"
+    )
+    with pytest.raises(InputError) as info:
+        ingest([bad])
+    assert (info.value.line, info.value.text) == (4, "  ex:f ex:g ex:h .")
 
 
 def test_unknown_format_is_a_clear_error(tmp_path):
