@@ -25,6 +25,7 @@ from spacy.tokens import Doc
 from kemm.linking.aliases import AliasTable, Candidates, merge_candidates
 from kemm.linking.config import LinkerConfig
 from kemm.linking.encoder import TextEncoder
+from kemm.linking.senses import pos_cue
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class Mention:
         prior: shape ``(k,)`` P(entity | surface form) (lemma matches scaled by ``lemma_penalty``).
         similarity: shape ``(k,)`` dense cosine similarity of each candidate (1 for phrase matches).
         reasons: per candidate: ``exact``, ``lemma`` or ``dense``.
+        pos_cue: the part of speech the context calls for (``n``, ``v``; see
+            :func:`kemm.linking.senses.pos_cue`), or None.
     """
 
     start: int
@@ -106,6 +109,7 @@ class Mention:
     prior: np.ndarray
     similarity: np.ndarray
     reasons: list[str]
+    pos_cue: str | None = None
 
 
 class CandidateGenerator:
@@ -229,6 +233,7 @@ class CandidateGenerator:
                     prior,
                     np.ones(len(ids), dtype=np.float32),
                     reasons,
+                    pos_cue(doc, s, e),
                 )
             )
         mentions.sort(key=lambda m: m.start)
@@ -340,6 +345,7 @@ class CandidateGenerator:
                     prior / max(float(prior.sum()), 1e-12),
                     sim_arr,
                     ["dense"] * len(ids),
+                    pos_cue(docs[d], s, e),
                 )
             )
         for r in result:

@@ -41,6 +41,9 @@ class LinkerConfig:
             adjacent to this one in the KG (only computed when a mention has several candidates).
         nil_threshold: a mention whose best score is below this links to nothing (NIL).
         lemma_penalty: factor on the prior of a lemma match (an exact match is more certain).
+        pos_penalty: factor on the prior of a candidate whose part of speech (known for WordNet
+            synsets) differs from the one the context calls for ("the dogs" is a noun, not the verb
+            "to dog"; see :mod:`kemm.linking.senses`); 1 turns the cue off.
         min_english_ratio: texts of at least ``language_check_tokens`` words of which fewer than this
             fraction are English stop words, or mostly in a non-Latin script, are reported as in a
             language the pipeline does not know (empty result with a reason).
@@ -70,6 +73,7 @@ class LinkerConfig:
     coherence_weight: float = 0.5
     nil_threshold: float = 0.25
     lemma_penalty: float = 0.95
+    pos_penalty: float = 0.1
     min_english_ratio: float = 0.1
     language_check_tokens: int = 8
     wordnet_dir: str | None = None
@@ -81,6 +85,8 @@ class LinkerConfig:
             raise KemmError(f"max_text_chars must be positive, got {self.max_text_chars}")
         if not 0.0 <= self.dense_threshold <= 1.0:
             raise KemmError(f"dense_threshold must lie in [0, 1], got {self.dense_threshold}")
+        if not 0.0 <= self.pos_penalty <= 1.0:
+            raise KemmError(f"pos_penalty must lie in [0, 1], got {self.pos_penalty}")
         if self.dense_top_k <= 0:
             raise KemmError(f"dense_top_k must be positive, got {self.dense_top_k}")
         self.skip_ner_labels = tuple(self.skip_ner_labels)

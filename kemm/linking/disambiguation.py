@@ -4,6 +4,10 @@ The score of candidate ``e`` of a mention is::
 
     prior_weight * P(e | form) * sim(e)  +  context_weight * cos(text, e)  +  coherence_weight * coh(e)
 
+When the context calls for a part of speech (:func:`kemm.linking.senses.pos_cue`: "the dogs" is a
+noun) and some candidates have it, ``P(e | form)`` of the candidates of another known part of speech
+is multiplied by ``pos_penalty`` (and the priors rescaled to their former sum).
+
 ``sim`` is the dense similarity (1 for phrase matches); ``cos(text, e)`` the cosine between the
 encoded text and the encoded "label: description" of ``e``; ``coh(e)`` the fraction of the other
 mentions of the text that have a candidate adjacent to ``e`` in the KG (either direction, read from
@@ -54,6 +58,8 @@ class Disambiguator:
         kg: the knowledge graph.
         config: linker configuration (weights, NIL threshold).
         entity_vectors: ids -> shape ``(len(ids), D)`` unit vectors, or ``None`` (no context term).
+        entity_pos: shape ``(num_entities,)`` part of speech of each entity (``""`` unknown), from
+            :func:`kemm.linking.senses.entity_pos`; ``None``: no part-of-speech cue.
     """
 
     def __init__(
@@ -61,10 +67,12 @@ class Disambiguator:
         kg: KnowledgeGraph,
         config: LinkerConfig,
         entity_vectors: Callable[[np.ndarray], np.ndarray] | None = None,
+        entity_pos: np.ndarray | None = None,
     ) -> None:
         self.kg = kg
         self.config = config
         self.entity_vectors = entity_vectors
+        self.entity_pos = entity_pos if entity_pos is not None and (entity_pos != "").any() else None
         self._out = kg.csr("out")
         self._in = kg.csr("in")
         self._nbr_cache: dict[int, frozenset[int]] = {}
@@ -101,6 +109,17 @@ class Disambiguator:
                 out[c] = sum(not nb.isdisjoint(o) for o in others) / len(others)
         return out
 
+    def prior(self, m: Mention) -> np.ndarray:
+        """shape: (k,) ``m.prior`` after the part-of-speech cue (see the module docstring)."""
+        if m.pos_cue is None or self.entity_pos is None or self.config.pos_penalty >= 1.0 or len(m.ids) < 2:
+            return m.prior
+        pos = self.entity_pos[m.ids]  # (k,)
+        fits = pos == m.pos_cue
+        if not fits.any():
+            return m.prior
+        prior = np.where((pos != "") & ~fits, m.prior * self.config.pos_penalty, m.prior)
+        return (prior * (m.prior.sum() / max(float(prior.sum()), 1e-12))).astype(np.float32)
+
     def resolve(self, mentions: list[Mention], context: np.ndarray | None = None) -> list[Decision]:
         """One decision per mention; ``context`` is the unit vector of the text (shape ``(D,)``) or None."""
         cfg = self.config
@@ -108,7 +127,7 @@ class Disambiguator:
         for i, m in enumerate(mentions):
             if not len(m.ids):
                 continue
-            scores = cfg.prior_weight * m.prior * m.similarity  # (k,)
+            scores = cfg.prior_weight * self.prior(m) * m.similarity  # (k,)
             if len(m.ids) > 1:
                 if context is not None and self.entity_vectors is not None and cfg.context_weight > 0:
                     ev = self.entity_vectors(m.ids)  # (k, D)

@@ -15,13 +15,14 @@ import numpy as np
 from spacy.tokens import Doc
 
 from kemm.kg.graph import KnowledgeGraph
-from kemm.linking.aliases import AliasTable
+from kemm.linking.aliases import SYNSET_NAME, AliasTable
 from kemm.linking.cache import AliasCache
 from kemm.linking.candidates import CandidateGenerator
 from kemm.linking.config import LinkerConfig
 from kemm.linking.disambiguation import Disambiguator
 from kemm.linking.encoder import TextEncoder, load_encoder
 from kemm.linking.pipeline import PipelineInfo, load_pipeline
+from kemm.linking.senses import entity_domains, entity_pos, sense_text
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class EntityLinker:
         kg: the knowledge graph.
         config: linker configuration.
         encoder: a text encoder to use instead of loading ``config.encoder``.
+        table: an alias table to use instead of building (or reading the cached) one.
     """
 
     def __init__(
@@ -147,7 +149,11 @@ class EntityLinker:
         if cache is not None and cached is None:
             cache.save(self.table, self.candidates.patterns)
         self._entity_vecs: dict[int, np.ndarray] = {}
-        self.disambiguator = Disambiguator(kg, config, self._entity_vectors if encoder is not None else None)
+        self._domains: list[str] | None = None
+        self._synonyms: dict[int, list[str]] = {}
+        self.disambiguator = Disambiguator(
+            kg, config, self._entity_vectors if encoder is not None else None, entity_pos(kg)
+        )
 
     @classmethod
     def from_kg(cls, kg: KnowledgeGraph, config: LinkerConfig | None = None, **kwargs) -> EntityLinker:
@@ -162,14 +168,23 @@ class EntityLinker:
         missing = [int(i) for i in ids.tolist() if int(i) not in self._entity_vecs]
         if missing:
             assert self.encoder is not None
-            ents = self.kg.entities
-            texts = [
-                f"{ents.label(i)}: {ents.descriptions[i]}" if ents.descriptions[i] else ents.label(i)
-                for i in missing
-            ]
+            texts = [self.sense_text(i) for i in missing]
             for i, v in zip(missing, self.encoder.encode(texts)):
                 self._entity_vecs[i] = v
         return np.stack([self._entity_vecs[int(i)] for i in ids.tolist()])  # (k, D)
+
+    def sense_text(self, entity: int) -> str:
+        """The text the context encoder compares with the text around a mention of ``entity``."""
+        if self._domains is None:
+            self._domains = entity_domains(self.kg)
+            self._synonyms = {}
+            if any(self._domains):
+                for i, text, _ in self.kg.entities.aliases:
+                    if self._domains[i] and SYNSET_NAME.match(text) is None:
+                        self._synonyms.setdefault(i, []).append(text)
+        ents = self.kg.entities
+        domain = self._domains[entity]
+        return sense_text(ents.label(entity), ents.descriptions[entity], domain, self._synonyms.get(entity))
 
     # -- input checks -------------------------------------------------------------------------
     def _prepare(self, text: str) -> tuple[str, bool, str | None]:
