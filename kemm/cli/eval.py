@@ -164,3 +164,29 @@ _task_command("lama", "Factual cloze (LAMA format): P@1, P@10, MRR over single-t
 _task_command("csqa", "Commonsense multiple choice, CommonsenseQA format: accuracy.")
 _task_command("obqa", "Commonsense multiple choice, OpenBookQA format: accuracy.")
 _task_command("okvqa", "Knowledge VQA, OK-VQA format: the official VQA soft accuracy.")
+
+
+@app.command()
+def ablate(
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="Ablation YAML, e.g. configs/eval/benchmark.yaml."
+    ),
+    out_dir: Path = typer.Option(
+        ..., "--out", "-o", help="Report directory: report.json, report.md, plots/."
+    ),
+    seeds: list[int] = typer.Option(None, "--seed", help="Override the config's seeds (repeat the option)."),
+) -> None:
+    """Run the config's tasks with `fusion: none` and each fusion module, over seeds and both
+    knowledge settings, and write the report."""
+    import dataclasses
+
+    from kemm.config import load_yaml
+    from kemm.evaluation.ablation import AblationConfig, run_ablation
+
+    cfg = AblationConfig.from_yaml(config)
+    if seeds:
+        cfg = dataclasses.replace(cfg, seeds=list(seeds))  # validated like the file
+    raw = dict(load_yaml(config))
+    report = run_ablation(cfg, out_dir, config_dict={"file": str(config), **raw, "seeds": cfg.seeds})
+    out.print((report / "report.md").read_text(encoding="utf-8"))
+    out.print(f"wrote {report}")

@@ -284,7 +284,7 @@ def _markdown(records, baselines: dict[str, Baseline], meta: dict[str, Any]) -> 
         f"seeds {', '.join(map(str, meta['seeds']))}; figures in % (mean ± sample std over seeds)."
     )
     out.append("")
-    for task in dict.fromkeys(r.task for r in records):
+    for task in dict.fromkeys([*(r.task for r in records), *baselines]):
         metric = _headline(records, task, baselines)
         base = baselines.get(task)
         out += [f"## {task}: {metric}", ""]
@@ -393,7 +393,7 @@ def write_report(
     """Write ``report.json``, ``report.md`` and ``plots/`` into ``out_dir``.
 
     Args:
-        records: every run; at least one.
+        records: every run (at least one run or one baseline).
         config: the config the ablation ran with (stored as it is).
         baselines: task -> :class:`Baseline` (chance and train prior rows of the task's table).
         data: data files and directories used (checksummed, see :func:`data_checksums`).
@@ -402,7 +402,7 @@ def write_report(
     Raises:
         KemmError: no records; a data path that does not exist.
     """
-    if not records:
+    if not records and not baselines:
         raise KemmError("no runs to report")
     out_dir = Path(out_dir)
     baselines = dict(baselines or {})
@@ -410,7 +410,7 @@ def write_report(
         "config": config,
         "git": git_commit(),
         "data_checksums": data_checksums(data),
-        "seeds": sorted({r.seed for r in records}),
+        "seeds": sorted({r.seed for r in records}),  # empty for a baselines-only report
         "shared": list(shared),
     }
     doc: dict[str, Any] = dict(meta)

@@ -1,0 +1,192 @@
+"""``kemm eval ablate``: every task, with ``fusion: none`` and each fusion module, over seeds and
+both knowledge settings, into one report (:mod:`kemm.evaluation.report`).
+
+What runs, and what is shared (the report's "Shared checkpoints" section says the same):
+
+* one KG per knowledge setting: the given KG (*fact in KG*), and a copy without every evaluated
+  fact of every task's evaluated split (*fact removed*, :func:`kemm.evaluation.facts.remove_evaluated_facts`),
+  shared by every task, fusion module and seed of the setting;
+* one KGE run per (setting, seed), trained with ``kge_config`` on that KG's train split: the
+  ``linkpred`` task evaluates it, and the fusion modules of that setting and seed take their
+  entity vectors from it;
+* the baselines (chance and train prior) once per task: they see neither the KG nor a model;
+* per (task, fusion module, seed, setting): fine-tuning from the fusion module's pre-trained
+  checkpoint (``pretrained``), shared by every seed and setting of that fusion module.
+
+The model-based tasks (lama, csqa, okvqa with a fusion module) are fine-tuned by a function
+registered in :data:`FINETUNERS` under the task's name, which returns the answers that the task's
+scoring function takes; a task without one is refused when the config is checked, before anything runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kemm import config as kemm_config
+from kemm.errors import KemmError
+from kemm.evaluation.benchmark import Benchmark
+from kemm.evaluation.datasets import load_examples
+from kemm.evaluation.facts import read_facts, remove_evaluated_facts
+from kemm.evaluation.report import Baseline, RunRecord, write_report
+from kemm.evaluation.runner import benchmark_task
+from kemm.evaluation.tasks.base import EVAL_TASKS, SETTINGS
+
+logger = logging.getLogger(__name__)
+
+#: task name -> ``fn(cfg, task, fusion, seed, setting, kg_dir, kge_run, out_dir) -> TaskResult``:
+#: fine-tune the fusion module's pre-trained checkpoint on the task and evaluate it.
+FINETUNERS: dict[str, Callable[..., Any]] = {}
+
+#: tasks the bundled benchmark holds, and the benchmark folder of each
+BENCHMARK_TASKS = {"lama": "lama", "csqa": "csqa", "okvqa": "okvqa"}
+
+
+@dataclass
+class AblationConfig:
+    """What ``kemm eval ablate`` runs; a YAML file in ``configs/eval/`` holds exactly these fields.
+
+    Attributes:
+        benchmark: a benchmark directory built by ``kemm data make-benchmark``.
+        kg: the KG directory it was built from, with a train split (``kemm kg ingest`` + ``kemm kg split``).
+        tasks: any of ``lama``, ``csqa``, ``okvqa``, ``linkpred``.
+        fusions: fusion modules to compare; ``none`` is the baseline without knowledge fusion.
+        seeds: fine-tuning (and KGE) seeds; mean ± std are over these.
+        settings: ``fact-in-kg`` and/or ``fact-removed``.
+        split: the benchmark split evaluated (``val`` or ``test``).
+        kge_config: the KGE training YAML (``configs/kge/*.yaml``); its seed is replaced by each seed.
+        kge_epochs: override the KGE config's epochs (None: keep).
+        pretrained: fusion module -> pre-trained checkpoint directory, shared by every seed,
+            setting and task of that module (model-based tasks only).
+        baselines: also report the chance level and the train prior of each task.
+    """
+
+    benchmark: str
+    kg: str
+    tasks: list[str] = field(default_factory=lambda: ["linkpred"])
+    fusions: list[str] = field(default_factory=lambda: ["none"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    settings: list[str] = field(default_factory=lambda: list(SETTINGS))
+    split: str = "test"
+    kge_config: str = "configs/kge/demo_commonsense.yaml"
+    kge_epochs: int | None = None
+    pretrained: dict[str, str] = field(default_factory=dict)
+    baselines: bool = True
+
+    def __post_init__(self) -> None:
+        for t in self.tasks:
+            EVAL_TASKS.get(t)  # unknown names: an error naming the nearest
+        bad = [s for s in self.settings if s not in SETTINGS]
+        if bad or not self.settings:
+            raise KemmError(f"settings must be among {', '.join(SETTINGS)}, got {self.settings}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise KemmError(f"seeds must be distinct and at least one, got {self.seeds}")
+        if not self.tasks:
+            raise KemmError("no tasks to run")
+        if self.split not in ("val", "test"):
+            raise KemmError(f"split must be 'val' or 'test', got {self.split!r}")
+        model_tasks = [t for t in self.tasks if t != "linkpred"]
+        missing = [t for t in model_tasks if t not in FINETUNERS]
+        if missing and self.fusions:
+            raise KemmError(
+                f"no fine-tuning is registered for {', '.join(missing)} (kemm.evaluation.ablation.FINETUNERS): "
+                "the model-based tasks need it; run them with `fusions: []` for their baselines only"
+            )
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> AblationConfig:
+        return kemm_config.from_yaml(cls, path)
+
+
+def _kg_for(cfg: AblationConfig, setting: str, out: Path) -> Path:
+    if setting == "fact-in-kg":
+        return Path(cfg.kg)
+    bench = Benchmark(cfg.benchmark)
+    facts = []
+    for task in [t for t in cfg.tasks if t in BENCHMARK_TASKS] or list(BENCHMARK_TASKS):
+        spec = bench.dataset(BENCHMARK_TASKS[task], cfg.split)
+        examples = load_examples(spec.format, spec.path, **spec.options)
+        facts.extend(read_facts(examples, spec.format, spec.path))
+    res = remove_evaluated_facts(cfg.kg, facts, out / "kg_fact_removed")
+    return res.path
+
+
+def _train_kge(cfg: AblationConfig, kg_dir: Path, seed: int, out: Path) -> Path:
+    import dataclasses
+
+    from kemm.embeddings.config import TrainConfig
+    from kemm.embeddings.run import train_kge
+
+    tc = TrainConfig.from_yaml(cfg.kge_config)
+    overrides: dict[str, Any] = {"seed": seed, "tensorboard": False}
+    if cfg.kge_epochs is not None:
+        overrides["epochs"] = cfg.kge_epochs
+    tc = dataclasses.replace(tc, **overrides)
+    if (out / "model" / "model.safetensors").exists():
+        logger.info("KGE run %s exists; reused", out)
+        return out
+    # a run cut short (Ctrl-C, a killed job) resumes from its last checkpoint
+    train_kge(kg_dir, out, tc, resume=(out / "checkpoint").exists())
+    return out
+
+
+def _baselines(cfg: AblationConfig, out: Path) -> tuple[dict[str, Baseline], list[Path]]:
+    bench = Benchmark(cfg.benchmark)
+    baselines: dict[str, Baseline] = {}
+    data: list[Path] = [Path(cfg.benchmark)]
+    for task in cfg.tasks:
+        if task not in BENCHMARK_TASKS:
+            continue
+        res = benchmark_task(cfg.benchmark, task, cfg.split, out / "baselines" / task, baseline="train-prior")
+        metric = EVAL_TASKS.get(task).metric
+        note = (
+            f"Train prior: {res.metrics[metric] * 100:.1f} % ({res.info['source']}); "
+            f"chance from the benchmark's stats.json; counts: "
+            + ", ".join(f"{k} {v}" for k, v in res.counts.items())
+        )
+        baselines[task] = Baseline(
+            bench.chance(BENCHMARK_TASKS[task], cfg.split), res.metrics[metric], metric, note
+        )
+    return baselines, data
+
+
+def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, Any] | None = None) -> Path:
+    """Run every (task, fusion, seed, setting) of ``cfg`` and write the report into ``out``."""
+    from kemm.evaluation.tasks.linkpred import evaluate_linkpred
+
+    out = Path(out)
+    start = time.perf_counter()
+    records: list[RunRecord] = []
+    shared: list[str] = []
+    baselines, data = _baselines(cfg, out) if cfg.baselines else ({}, [Path(cfg.benchmark)])
+    data.append(Path(cfg.kg))
+    for setting in cfg.settings:
+        kg_dir = _kg_for(cfg, setting, out)
+        if setting == "fact-removed":
+            data.append(kg_dir)
+        shared.append(f"{setting}: every task, fusion module and seed uses the KG {kg_dir}")
+        for seed in cfg.seeds:
+            kge = _train_kge(cfg, kg_dir, seed, out / "kge" / f"{setting}_seed{seed}")
+            shared.append(
+                f"{setting}, seed {seed}: one KGE run {kge} ({cfg.kge_config}) for linkpred and every fusion module"
+            )
+            for task in cfg.tasks:
+                if task == "linkpred":
+                    res = evaluate_linkpred(
+                        kge, out / "runs" / f"linkpred_{setting}_seed{seed}", setting=setting
+                    )
+                    records.append(RunRecord.from_result(res, fusion="kge", seed=seed))
+                    continue
+                for fusion in cfg.fusions:
+                    run_dir = out / "runs" / f"{task}_{fusion}_{setting}_seed{seed}"
+                    res = FINETUNERS[task](cfg, task, fusion, seed, setting, kg_dir, kge, run_dir)
+                    records.append(RunRecord.from_result(res, fusion=fusion, seed=seed))
+    for fusion, ckpt in cfg.pretrained.items():
+        shared.append(f"fusion {fusion}: every task, seed and setting fine-tunes the checkpoint {ckpt}")
+    config = config_dict if config_dict is not None else kemm_config.to_dict(cfg)
+    config = dict(config, elapsed_seconds=round(time.perf_counter() - start, 1))
+    return write_report(out, records, config, baselines, data=data, shared=shared)
