@@ -307,9 +307,12 @@ class Engine:
                 # sums this epoch: loss, batches, samples (restored when resuming mid-epoch)
                 sums = list(self.state.partial) if skip else [0.0, 0.0, 0.0]
                 log_sums: dict[str, float] = dict(self.state.partial_logs) if skip else {}
+                if skip and r.history and r.history[-1].get("partial"):
+                    r.history.pop()  # the record of the epoch's first part (a max_steps stop)
                 t0 = time.perf_counter()
                 done_now = 0
                 micro = 0
+                stopped_mid = False  # max_steps reached before the epoch's last batch
                 for i, (batch, last) in enumerate(_with_last(batches), start=1):
                     if i <= skip:
                         continue
@@ -359,7 +362,7 @@ class Engine:
                     if c.validate_every_steps and r.global_step % c.validate_every_steps == 0:
                         stop = self._validate(epoch, ctx, dist_ctx, writer, t_start)
                     if c.max_steps is not None and r.global_step >= c.max_steps:
-                        stop = True
+                        stop, stopped_mid = True, not last
                     if stop:
                         break
                     if (
@@ -382,8 +385,12 @@ class Engine:
                 }
                 rec.update({k: v / max(n_batches, 1) for k, v in zip(sorted(log_sums), log_tot)})
                 r.history.append(rec)
-                r.epochs_run = epoch
-                self.state.batch_in_epoch, self.state.partial, self.state.partial_logs = 0, [], {}
+                if stopped_mid:  # a resume with more steps continues this epoch where it stopped
+                    rec["partial"] = True
+                    self.state.partial, self.state.partial_logs = list(sums), dict(log_sums)
+                else:
+                    r.epochs_run = epoch
+                    self.state.batch_in_epoch, self.state.partial, self.state.partial_logs = 0, [], {}
                 if writer is not None:
                     for k in ("loss", "samples_per_second", *sorted(log_sums)):
                         writer.add_scalar(k if "/" in k else f"train/{k}", rec[k], r.global_step)

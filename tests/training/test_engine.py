@@ -188,3 +188,17 @@ def test_plain_progress_lines_during_a_long_step(caplog):
     assert any(line.startswith("epoch 1/1 step 1/2 (optimiser step 1)") for line in lines)
     assert any("[next step running 0." in line for line in lines)  # written while a step runs
     assert lines[-1].startswith("finished: 1 epochs, 2 optimiser steps")
+
+
+def test_max_steps_stops_mid_epoch_and_a_resume_continues_there(tmp_path):
+    full = Regression()
+    fit(full, tmp_path / "full", max_epochs=2, validate_every=0)
+    part = Regression()
+    res = fit(part, tmp_path / "part", max_epochs=2, max_steps=5, validate_every=0)
+    assert (res.global_step, res.epochs_run, res.history[-1]["partial"]) == (5, 0, True)
+    with pytest.raises(RunFinishedError, match="5 of 5 optimiser steps"):
+        fit(Regression(), tmp_path / "part", resume=True, max_epochs=2, max_steps=5, validate_every=0)
+    again = Regression()
+    res = fit(again, tmp_path / "part", resume=True, max_epochs=2, validate_every=0)
+    assert same(weights(full), weights(again))
+    assert [h["epoch"] for h in res.history] == [1, 2] and res.global_step == 16
