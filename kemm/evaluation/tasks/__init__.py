@@ -8,6 +8,7 @@ task            datasets (:data:`kemm.data.DATASETS`)       headline metric
 ``obqa``        ``openbookqa``                             accuracy
 ``okvqa``       ``okvqa``                                  official VQA soft accuracy
 ``aokvqa``      ``aokvqa`` (direct answers)                official VQA soft accuracy
+``factverify``  true and corrupted KG facts, stated in text   accuracy (chance 0.5)
 ``linkpred``    a KGE run's KG split                       filtered MRR (realistic ranks)
 ==============  =========================================  ==================================
 """
@@ -27,7 +28,7 @@ from kemm.evaluation.tasks.base import (
 )
 
 # importing the task modules registers the tasks
-from kemm.evaluation.tasks import lama, linkpred, multiple_choice, vqa  # noqa: E402,F401  isort: skip
+from kemm.evaluation.tasks import fact_verification, lama, linkpred, multiple_choice, vqa  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "EVAL_TASKS",
