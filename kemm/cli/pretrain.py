@@ -45,7 +45,7 @@ def pretrain(
     if engine:
         cfg = cfg.replace(engine=dataclasses.replace(cfg.engine, **engine))  # validated like the file
     if on_error is not None:
-        cfg = cfg.replace(data=dataclasses.replace(cfg.data, on_error=on_error))
+        cfg = cfg.replace(data=dataclasses.replace(cfg.data, on_error=on_error))  # type: ignore[arg-type]
     with training_progress(err, interval=cfg.engine.log_every_seconds) as on_progress:
         result = run_pretrain(cfg, out_dir, resume=resume, progress=on_progress)
     if int(os.environ.get("RANK", "0")) != 0:

@@ -180,7 +180,7 @@ def read_pairs(
     options: dict[str, Any] = {"check_images": check_images}
     if images_dir is not None:
         options["images_dir"] = images_dir
-    stream = read_dataset(reader, source, on_error=on_error, **options)  # type: ignore[arg-type]
+    stream = read_dataset(reader, source, on_error=on_error, **options)  # type: ignore[arg-type,misc]
     pairs: list[ImageTextPair] = []
     for ex in stream:
         if not isinstance(ex, ImageTextPair):
@@ -198,13 +198,13 @@ def read_pairs(
     objects: list[list[Any]] = [[] for _ in keys]
     sources = [Path(source)]
     if instances is not None:
-        ann_stream = read_dataset(
+        ann_stream = read_dataset(  # type: ignore[misc]
             "coco-instances",
             instances,
-            on_error=on_error,
+            on_error=on_error,  # type: ignore[arg-type]
             check_images="none",
-            **({"images_dir": images_dir} if images_dir else {}),
-        )  # type: ignore[arg-type]
+            **({"images_dir": images_dir} if images_dir else {}),  # type: ignore[arg-type]
+        )
         by_id: dict[str, ImageAnnotations] = {f"id:{a.image_id}": a for a in ann_stream}
         skipped += list(ann_stream.skipped)
         for key, i in keys.items():

@@ -56,7 +56,9 @@ class PretrainEvaluator:
         model = task.model.backbone
         objs = task.objectives
         gen = torch.Generator().manual_seed(VALID_SEED)
-        texts, images, image_ids, caption_image = [], {}, [], []
+        texts: list[torch.Tensor] = []
+        images: dict[int, torch.Tensor] = {}
+        caption_image: list[int] = []
         moc = {"seen": [0, 0], "heldout": [0, 0]}
         dea = {"all": [0, 0], "masked": [0, 0]}
         seen_images: set[int] = set()

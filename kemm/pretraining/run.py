@@ -81,17 +81,17 @@ def load_tokenizer(name: str | None, text: Any) -> Any:
     return AutoTokenizer.from_pretrained(resolve_checkpoint(spec))
 
 
-def build_entities(config: PretrainConfig, kg: Any) -> torch.nn.Module:
+def build_entities(config: PretrainConfig, kg: Any) -> Any:
     from kemm.models.entities import EntityEmbeddings
 
     if config.kge_run is not None:
         return EntityEmbeddings.from_kge_run(config.kge_run, kg, mode=config.entity_mode)  # type: ignore[arg-type]
     g = torch.Generator().manual_seed(config.engine.seed)
     vectors = torch.randn(kg.num_entities, config.entity_dim, generator=g) / config.entity_dim**0.5
-    return EntityEmbeddings.from_tensor(vectors, mode=config.entity_mode)
+    return EntityEmbeddings.from_tensor(vectors, mode=config.entity_mode)  # type: ignore[arg-type]
 
 
-def build_backbone(config: PretrainConfig, kg: Any, tokenizer: Any, entities: torch.nn.Module) -> Any:
+def build_backbone(config: PretrainConfig, kg: Any, tokenizer: Any, entities: Any) -> Any:
     from kemm.models import build_model
 
     fields = dict(config.model)
@@ -212,7 +212,7 @@ def pretrain(
         with atomic_write(out / "config.yaml") as f:
             yaml.safe_dump(config.to_dict(), f, sort_keys=False)
     fit = Engine(task, config.engine, out, progress=progress).fit(resume)
-    waits = [h.get("data/wait_fraction") for h in fit.history if "data/wait_fraction" in h]
+    waits: list[float] = [float(h["data/wait_fraction"]) for h in fit.history if "data/wait_fraction" in h]
     wait = sum(waits) / len(waits) if waits else None
     if _is_main():
         save_run(out, task, tokenizer, fit, wait)

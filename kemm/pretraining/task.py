@@ -38,6 +38,9 @@ class PretrainModel(nn.Module):
         objectives: name -> :class:`~kemm.pretraining.objectives.Objective`, in step order.
     """
 
+    backbone: Any
+    objectives: nn.ModuleDict
+
     def __init__(self, backbone: nn.Module, objectives: dict[str, Objective]) -> None:
         super().__init__()
         self.backbone = backbone
@@ -100,7 +103,7 @@ class PretrainTask(Task):
         fingerprint: dict[str, Any] | None = None,
         inputs: dict[str, str] | None = None,
     ) -> None:
-        self.model = model
+        self.model: PretrainModel = model  # type: ignore[assignment]
         self.train = train
         self.valid = valid
         self.collator = collator
@@ -120,7 +123,7 @@ class PretrainTask(Task):
 
     @property
     def objectives(self) -> dict[str, Objective]:
-        return {k: v for k, v in self.model.objectives.items() if v.config.enabled}  # type: ignore[misc]
+        return {k: v for k, v in self.model.objectives.items() if v.config.enabled}  # type: ignore[misc,union-attr]
 
     def setup(self, ctx: RunContext) -> None:
         self.ctx = ctx
