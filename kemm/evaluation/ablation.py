@@ -53,7 +53,8 @@ class AblationConfig:
     Attributes:
         benchmark: a benchmark directory built by ``kemm data make-benchmark``.
         kg: the KG directory it was built from, with a train split (``kemm kg ingest`` + ``kemm kg split``).
-        tasks: any of ``lama``, ``csqa``, ``okvqa``, ``linkpred``.
+        tasks: any of ``lama``, ``csqa``, ``okvqa``, ``linkpred``, ``factverify`` (the last two
+            run on the KGE run of each setting and seed, as fusion ``kge``).
         fusions: fusion modules to compare; ``none`` is the baseline without knowledge fusion.
         seeds: fine-tuning (and KGE) seeds; mean ± std are over these.
         settings: ``fact-in-kg`` and/or ``fact-removed``.
@@ -89,7 +90,7 @@ class AblationConfig:
             raise KemmError("no tasks to run")
         if self.split not in ("val", "test"):
             raise KemmError(f"split must be 'val' or 'test', got {self.split!r}")
-        model_tasks = [t for t in self.tasks if t != "linkpred"]
+        model_tasks = [t for t in self.tasks if t not in ("linkpred", "factverify")]
         missing = [t for t in model_tasks if t not in FINETUNERS]
         if missing and self.fusions:
             raise KemmError(
@@ -154,6 +155,35 @@ def _baselines(cfg: AblationConfig, out: Path) -> tuple[dict[str, Baseline], lis
     return baselines, data
 
 
+def _statements(cfg: AblationConfig) -> tuple[list[Any], list[Any]]:
+    """Validation and evaluated statements from the benchmark's LAMA facts, corrupted against the
+    full KG (so a corruption is never a removed true fact); the same in every setting and seed."""
+    from kemm.evaluation.tasks.fact_verification import make_statements
+    from kemm.kg.graph import KnowledgeGraph
+
+    bench, kg = Benchmark(cfg.benchmark), KnowledgeGraph.load(cfg.kg)
+    out = []
+    for split in ("val", cfg.split):
+        spec = bench.dataset("lama", split)
+        facts = read_facts(load_examples(spec.format, spec.path), spec.format, spec.path)
+        out.append(make_statements(kg, facts, seed=0))
+    return out[0], out[1]
+
+
+def _fact_verification(cfg: AblationConfig, verify: Any, kge: Path, setting: str, run_dir: Path) -> Any:
+    from kemm.embeddings.run import load_run
+    from kemm.evaluation.tasks.base import write_result
+    from kemm.evaluation.tasks.fact_verification import kge_decisions, score_fact_verification
+
+    valid, test = verify
+    model, kg = load_run(kge)
+    res, preds = score_fact_verification(
+        test, kge_decisions(model, valid, test), kg, Benchmark(cfg.benchmark).heldout(cfg.split), setting
+    )
+    res.info.update({"kge": str(kge), "scorer": "KGE score, per-relation thresholds tuned on val statements"})
+    return write_result(run_dir, res, preds)
+
+
 def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, Any] | None = None) -> Path:
     """Run every (task, fusion, seed, setting) of ``cfg`` and write the report into ``out``."""
     from kemm.evaluation.tasks.linkpred import evaluate_linkpred
@@ -164,6 +194,11 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
     shared: list[str] = []
     baselines, data = _baselines(cfg, out) if cfg.baselines else ({}, [Path(cfg.benchmark)])
     data.append(Path(cfg.kg))
+    verify = _statements(cfg) if "factverify" in cfg.tasks else None
+    if verify is not None:
+        baselines["factverify"] = Baseline(
+            0.5, None, "accuracy", "Balanced true/corrupted statements: chance 50 %."
+        )
     for setting in cfg.settings:
         kg_dir = _kg_for(cfg, setting, out)
         if setting == "fact-removed":
@@ -175,6 +210,12 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
                 f"{setting}, seed {seed}: one KGE run {kge} ({cfg.kge_config}) for linkpred and every fusion module"
             )
             for task in cfg.tasks:
+                if task == "factverify":
+                    res = _fact_verification(
+                        cfg, verify, kge, setting, out / "runs" / f"factverify_{setting}_seed{seed}"
+                    )
+                    records.append(RunRecord.from_result(res, fusion="kge", seed=seed))
+                    continue
                 if task == "linkpred":
                     res = evaluate_linkpred(
                         kge, out / "runs" / f"linkpred_{setting}_seed{seed}", setting=setting

@@ -33,7 +33,7 @@ def test_runs_and_reports_both_settings(setup, tmp_path):
     cfg = AblationConfig(
         benchmark=str(bench),
         kg=str(kg_dir),
-        tasks=["linkpred", "csqa"],
+        tasks=["linkpred", "factverify", "csqa"],
         fusions=[],
         seeds=[0, 1],
         kge_config=str(kge),
@@ -41,19 +41,19 @@ def test_runs_and_reports_both_settings(setup, tmp_path):
     run_ablation(cfg, tmp_path / "rep")
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     runs = doc["runs"]
-    assert sorted((r["setting"], r["seed"]) for r in runs) == [
-        ("fact-in-kg", 0),
-        ("fact-in-kg", 1),
-        ("fact-removed", 0),
-        ("fact-removed", 1),
+    assert sorted((r["task"], r["setting"], r["seed"]) for r in runs) == [
+        (task, setting, seed)
+        for task in ("factverify", "linkpred")
+        for setting in ("fact-in-kg", "fact-removed")
+        for seed in (0, 1)
     ]
     assert doc["seeds"] == [0, 1] and doc["git"] is None or "commit" in doc["git"]
-    assert set(doc["baselines"]) == {"csqa"} and doc["baselines"]["csqa"]["chance"] == 0.2
+    assert set(doc["baselines"]) == {"csqa", "factverify"} and doc["baselines"]["csqa"]["chance"] == 0.2
     removed = json.loads((tmp_path / "rep" / "kg_fact_removed" / "meta.json").read_text())["facts_removed"]
     assert removed["facts"] > 0 and removed["triples_removed"] >= removed["facts_found"] > 0
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "## linkpred: mrr" in md and "| fusion: kge |" in md and "## csqa: accuracy" in md
-    assert "| *chance (uniform guess)* | 20.0 | 20.0 |" in md
+    assert "| *chance (uniform guess)* | 20.0 | 20.0 |" in md and "## factverify: accuracy" in md
     assert (tmp_path / "rep" / "plots" / "linkpred_settings.png").is_file()
     assert any("one KGE run" in s for s in doc["shared"])
 
@@ -67,5 +67,7 @@ def test_config_is_checked(setup, tmp_path):
     with pytest.raises(KemmError, match="distinct"):
         AblationConfig(benchmark=str(bench), kg=str(kg_dir), seeds=[1, 1])
     (tmp_path / "a.yaml").write_text("benchmark: x\nkg: y\nseed: [1]\n")
-    with pytest.raises(InputError, match="a.yaml:3: unknown key 'seed' for AblationConfig; did you mean 'seeds'"):
+    with pytest.raises(
+        InputError, match="a.yaml:3: unknown key 'seed' for AblationConfig; did you mean 'seeds'"
+    ):
         AblationConfig.from_yaml(tmp_path / "a.yaml")
