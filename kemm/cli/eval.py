@@ -144,7 +144,7 @@ def _task_command(task: str, summary: str) -> None:
             if fmt in ("okvqa", "aokvqa", "vqav2") and images_dir is None:
                 options["check_images"] = "none"
             result = evaluate_task(
-                task,
+                "aokvqa" if fmt == "aokvqa" else task,
                 out_dir,
                 DatasetSpec(fmt, dataset, options),
                 train=DatasetSpec(fmt, train, options) if train is not None else None,
