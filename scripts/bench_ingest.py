@@ -11,6 +11,13 @@ literals, power-law entity popularity), generated deterministically, or ``--file
 
     python scripts/bench_ingest.py --out bench_results/ingest.json
     python scripts/bench_ingest.py --only kemm --file data.nt     # one side, for an external timer
+
+``--whole-process N`` times whole processes instead, start-up, statistics and the written store
+included: ``kemm kg ingest FILE --out DIR`` against ``python -c "rdflib.Graph().parse(FILE)"``,
+run in turn (kemm, rdflib, kemm, ...) N times each; it reports medians and the median of the
+pairwise ratios (pairing keeps the ratio meaningful when the machine's speed drifts):
+
+    python scripts/bench_ingest.py --triples 200000 --whole-process 5 --out bench_results/ingest_process.json
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import json
 import os
 import platform
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,7 +83,7 @@ def bench_kemm(path: Path, store_dir: Path | None = None, workers: int = 1) -> d
         "entities": kg.num_entities,
         "relations": kg.num_relations,
         "skipped": len(skipped),
-        "workers": kg.meta["sources"][0]["extra"].get("workers"),
+        "workers": workers,
         "triples_per_s": round(_count_lines(path) / dt),
         "entity_triples_per_s": round(kg.num_triples / dt),
     }
@@ -107,6 +116,49 @@ def bench_rdflib(path: Path) -> dict:
     return {"seconds": round(dt, 3), "statements": len(g), "triples_per_s": round(_count_lines(path) / dt)}
 
 
+RDFLIB_PROCESS = "import rdflib, sys; rdflib.Graph().parse(sys.argv[1], format='nt')"
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, children included) of running ``cmd`` to its end."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def bench_processes(path: Path, store_dir: Path, runs: int) -> dict:
+    """``kemm kg ingest`` and an rdflib parse as whole processes, in turn, ``runs`` times each."""
+    kemm_cli = Path(sys.executable).with_name("kemm")
+    kemm = [str(kemm_cli), "kg", "ingest", str(path), "--out", str(store_dir)]
+    rdflib = [sys.executable, "-c", RDFLIB_PROCESS, str(path)]
+    _timed(kemm)  # warm-up (page cache, .pyc files), not counted
+    _timed(rdflib)
+    k_runs, r_runs = [], []
+    for _ in range(runs):
+        k_runs.append(_timed(kemm))
+        r_runs.append(_timed(rdflib))
+
+    def med(xs: list[float]) -> float:
+        return round(statistics.median(xs), 3)
+
+    return {
+        "runs": runs,
+        "kemm_command": " ".join(["kemm", *kemm[1:]]),
+        "rdflib_command": f'python -c "{RDFLIB_PROCESS}" {path}',
+        "kemm_wall_s": med([w for w, _ in k_runs]),
+        "kemm_cpu_s": med([c for _, c in k_runs]),
+        "rdflib_wall_s": med([w for w, _ in r_runs]),
+        "rdflib_cpu_s": med([c for _, c in r_runs]),
+        "speedup_wall": round(statistics.median(r[0] / k[0] for k, r in zip(k_runs, r_runs)), 2),
+        "speedup_cpu": round(statistics.median(r[1] / k[1] for k, r in zip(k_runs, r_runs)), 2),
+        "kemm_wall_all": [round(w, 3) for w, _ in k_runs],
+        "rdflib_wall_all": [round(w, 3) for w, _ in r_runs],
+    }
+
+
 _LINES: dict[Path, int] = {}
 
 
@@ -117,15 +169,47 @@ def _count_lines(path: Path) -> int:
     return _LINES[path]
 
 
+def _bench_in_process(path: Path, tmp: Path, only: str | None) -> dict:
+    """Readers timed inside this process (parse, ids, int32 store), kemm and rdflib in turn."""
+    one_core = ALL_CPUS[:1]
+    result: dict = {}
+    if only in (None, "kemm"):
+        pin(one_core)  # kemm's streaming reader, one process pinned to one core
+        result["kemm"] = bench_kemm(path, tmp / "store", workers=1)
+    if only in (None, "kemm-parallel"):
+        pin(ALL_CPUS)  # the same reader with one parsing worker per available core
+        result["kemm_parallel"] = bench_kemm(path, workers=len(ALL_CPUS) or 1)
+    if only in (None, "rdflib"):
+        pin(one_core)  # rdflib's parser is single-threaded; pinning it costs it nothing
+        result["rdflib"] = bench_rdflib(path)
+    pin(ALL_CPUS)
+    if "kemm" in result and "rdflib" in result:
+        rd = result["rdflib"]["triples_per_s"]
+        result["speedup_vs_rdflib_one_core"] = round(result["kemm"]["triples_per_s"] / rd, 2)
+        result["speedup_vs_rdflib_all_cores"] = round(result["kemm_parallel"]["triples_per_s"] / rd, 2)
+        result["targets"] = {
+            "speedup_vs_rdflib >= 10 (one core)": result["speedup_vs_rdflib_one_core"] >= 10,
+            "speedup_vs_rdflib >= 10 (all cores)": result["speedup_vs_rdflib_all_cores"] >= 10,
+            "kemm triples_per_s >= 300k on one core": result["kemm"]["triples_per_s"] >= 300_000,
+            "store_bytes_per_triple <= 32": result["kemm"]["store_bytes_per_triple"] <= 32,
+        }
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--triples", type=int, default=1_000_000, help="statements in the synthetic file")
     ap.add_argument("--file", type=Path, help="benchmark this N-Triples file instead of a synthetic one")
     ap.add_argument("--only", choices=["kemm", "kemm-parallel", "rdflib"], help="run one side only")
     ap.add_argument("--out", type=Path, help="JSON output (default: print)")
+    ap.add_argument(
+        "--whole-process",
+        type=int,
+        metavar="N",
+        help="time whole processes (kemm kg ingest vs an rdflib parse), N alternating runs each",
+    )
     args = ap.parse_args()
 
-    one_core = ALL_CPUS[:1]
     with tempfile.TemporaryDirectory() as tmp:
         path = args.file
         if path is None:
@@ -141,26 +225,10 @@ def main() -> None:
             "machine": platform.machine(),
             "cpus_available": os.cpu_count(),
         }
-        if args.only in (None, "kemm"):
-            pin(one_core)  # kemm's streaming reader, one process pinned to one core
-            result["kemm"] = bench_kemm(path, Path(tmp) / "store", workers=1)
-        if args.only in (None, "kemm-parallel"):
-            pin(ALL_CPUS)  # the same reader with one parsing worker per available core
-            result["kemm_parallel"] = bench_kemm(path, workers=len(ALL_CPUS) or 1)
-        if args.only in (None, "rdflib"):
-            pin(one_core)  # rdflib's parser is single-threaded; pinning it costs it nothing
-            result["rdflib"] = bench_rdflib(path)
-        pin(ALL_CPUS)
-        if "kemm" in result and "rdflib" in result:
-            rd = result["rdflib"]["triples_per_s"]
-            result["speedup_vs_rdflib_one_core"] = round(result["kemm"]["triples_per_s"] / rd, 2)
-            result["speedup_vs_rdflib_all_cores"] = round(result["kemm_parallel"]["triples_per_s"] / rd, 2)
-            result["targets"] = {
-                "speedup_vs_rdflib >= 10 (one core)": result["speedup_vs_rdflib_one_core"] >= 10,
-                "speedup_vs_rdflib >= 10 (all cores)": result["speedup_vs_rdflib_all_cores"] >= 10,
-                "kemm triples_per_s >= 300k on one core": result["kemm"]["triples_per_s"] >= 300_000,
-                "store_bytes_per_triple <= 32": result["kemm"]["store_bytes_per_triple"] <= 32,
-            }
+        if args.whole_process:
+            result["whole_process"] = bench_processes(path, Path(tmp) / "store", args.whole_process)
+        else:
+            result.update(_bench_in_process(path, Path(tmp), args.only))
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     text = json.dumps(result, indent=2)
     if args.out:
