@@ -101,6 +101,16 @@ def build_backbone(config: PretrainConfig, kg: Any, tokenizer: Any, entities: An
     return build_model(config.architecture, entities=entities, num_relations=kg.num_relations, **fields)
 
 
+def freeze_unused(backbone: Any) -> None:
+    """Freeze the text encoder's [CLS] pooler: no objective reads it, and DistributedDataParallel
+    requires every trainable parameter to receive a gradient. (AdamW skips parameters without
+    gradients, so a single-process run computes the same either way.)"""
+    pooler = getattr(getattr(backbone, "text", None), "pooler", None)
+    if pooler is not None:
+        for p in pooler.parameters():
+            p.requires_grad_(False)
+
+
 def _split(data: DataConfig, valid: bool) -> dict[str, Any]:
     if valid:
         return {"source": data.valid, "images_dir": data.valid_images_dir, "instances": data.valid_instances}
@@ -167,7 +177,12 @@ def pretrain(
     host = HostSizes(
         hidden, len(tokenizer), kg.num_entities, int(entities.entity_dim), kg.num_relations, tokenizer
     )
-    objectives = {name: build_objective(name, opts, host) for name, opts in config.objectives.items()}
+    objectives = {
+        name: build_objective(name, opts, host)
+        for name, opts in config.objectives.items()
+        if opts.get("enabled", True)  # a switched-off objective has no heads (DDP needs every parameter used)
+    }
+    freeze_unused(backbone)
     model = PretrainModel(backbone, objectives)
 
     image_size = backbone.vision_config.image_size

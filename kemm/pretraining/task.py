@@ -74,6 +74,18 @@ class TimedLoader:
             yield batch
 
 
+def _touch_extras(step: StepContext) -> torch.Tensor:
+    """``0 *`` the sum of every fusion extra of the step's passes: parameters that only feed an
+    extra no objective reads (ERNIE's entity stream after its last layer) then still get a (zero)
+    gradient, as DistributedDataParallel requires of every trainable parameter."""
+    zero = torch.zeros(())
+    for out in step.outputs():
+        for x in (getattr(out, "extras", None) or {}).values():
+            if isinstance(x, torch.Tensor) and x.requires_grad:
+                zero = zero.to(x.device) + 0.0 * x.float().sum()
+    return zero
+
+
 class PretrainTask(Task):
     """Multi-objective pre-training; see the module docstring.
 
@@ -185,6 +197,8 @@ class PretrainTask(Task):
             logs[f"loss/{name}"] = float(out.loss.detach())
             logs.update(out.logs)
         assert total is not None
+        if self.ctx is not None and self.ctx.world_size > 1:
+            total = total + _touch_extras(step)
         return total, logs
 
     def configure_optimizer(self) -> Any:

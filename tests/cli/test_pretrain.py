@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,26 @@ def test_on_error_skip_writes_the_skipped_records(tmp_path, flag):
     ok = run_cli("pretrain", "--config", cfg, "--out", tmp_path / "b", flag, "skip")
     assert "skipped 1 bad records" in ok.output
     assert len((tmp_path / "b" / "skipped.tsv").read_text().splitlines()) == 2
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks(tmp_path):
+    """Data parallel on CPU (gloo): features gathered for ITC, every parameter gets a gradient."""
+    cfg = write_config(tmp_path, **{"engine.max_epochs": 1})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    cmd = [
+        torchrun,
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "kemm.cli",
+        "pretrain",
+        "--config",
+        str(cfg),
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()

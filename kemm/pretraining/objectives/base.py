@@ -39,8 +39,7 @@ class ObjectiveConfig:
 
     Attributes:
         weight: the objective's weight in the multi-task loss (default 1.0).
-        enabled: False switches the objective off (its heads are still built, so a config can be
-            toggled without changing the checkpoint's shape).
+        enabled: False switches the objective off (it is not built: no heads, no loss).
     """
 
     weight: float = 1.0
@@ -161,6 +160,10 @@ class StepContext:
         if key not in self._outputs:
             self._outputs[key] = fn()
         return self._outputs[key]
+
+    def outputs(self) -> list[Any]:
+        """The model outputs of the passes run so far (ITM's negatives excluded)."""
+        return [v for v in self._outputs.values() if not isinstance(v, torch.Tensor)]
 
     def clean(self) -> Any:
         """The model's output on the real image-text pairs."""
