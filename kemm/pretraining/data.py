@@ -334,12 +334,13 @@ class PairProcessor:
     def text(self, text: str, links: list[list[float]]) -> tuple[list[int], list[tuple[int, int, int]]]:
         """``(token ids, [(entity, token_start, token_end)])`` (end exclusive; truncated links dropped)."""
         enc = self.tokenizer(text, truncation=True, max_length=self.max_length, return_offsets_mapping=True)
-        offsets = enc["offset_mapping"]
+        from kemm.models.grounding import char_span_to_tokens
+
         spans = []
         for start, end, entity, _ in links:
-            toks = [i for i, (a, b) in enumerate(offsets) if b > a and a < end and b > start]
-            if toks:
-                spans.append((int(entity), toks[0], toks[-1] + 1))
+            span = char_span_to_tokens(enc["offset_mapping"], int(start), int(end))
+            if span is not None:
+                spans.append((int(entity), *span))
         return list(enc["input_ids"]), spans
 
     def image(self, pair: ImageTextPair, objects: list[Any], entities: list[int]):
