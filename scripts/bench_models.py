@@ -323,6 +323,17 @@ def main(argv: list[str] | None = None) -> None:
         "fusion_overhead_pct": {
             f: round(100 * (1 - results[f"kemm-{f}"]["samples_per_s"] / base), 1) for f in fusions if base
         },
+        # what each module's own arithmetic adds (FLOPs per sample over fusion: none): the part of the
+        # overhead that is the module's computation rather than the framework
+        "fusion_flops_added_pct": {
+            f: round(
+                100
+                * (results[f"kemm-{f}"]["flops_per_sample"] / results["kemm-none"]["flops_per_sample"] - 1),
+                1,
+            )
+            for f in fusions
+            if base
+        },
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -73,9 +73,11 @@ class SingleStreamModel(KemmPreTrainedModel):
             nn.Linear(vit.config.hidden_size, hidden) if vit.config.hidden_size != hidden else nn.Identity()
         )
         self.modality = nn.Embedding(2, hidden)  # (2, D): patches, regions
+        # BERT's layers are post-LN: image tokens enter normalised, as its own embeddings do (VisualBERT)
+        self.image_norm = nn.LayerNorm(hidden, eps=self.text.config.layer_norm_eps)
         self.regions = RegionEmbedding(hidden, self.grid, use_boxes=config.region_box_features)
         self.fusion = self._fusion(hidden, self.text.config.num_hidden_layers)
-        self._init_new(self.vision_proj, self.modality, self.regions)
+        self._init_new(self.vision_proj, self.modality, self.image_norm, self.regions)
 
     def backbone_dicts(self) -> dict:
         return {"text": backbone_dict(self.text), "vision": self.vision_config.to_dict()}
@@ -118,7 +120,7 @@ class SingleStreamModel(KemmPreTrainedModel):
         if pixel_values is not None:
             image = self.encode_image(pixel_values)  # (B, 1 + P, D)
             layout.patches = slice(length, length + image.shape[1])
-            parts.append(image + self.modality.weight[PATCH])
+            parts.append(self.image_norm(image + self.modality.weight[PATCH]))
             masks.append(attention_mask.new_ones(b, image.shape[1]))
             if boxes is not None:
                 size = (pixel_values.shape[-2], pixel_values.shape[-1])
