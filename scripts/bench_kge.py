@@ -133,6 +133,19 @@ def run_kemm(model: str, ds: str, epochs: int, cache: Path, seed: int, opts: arg
         tensorboard=False,
         **loss,
     )
+    if model == "transe":  # the shipped config itself (the same settings as SHALLOW), checked
+        import dataclasses
+
+        shipped = TrainConfig.from_yaml(ROOT / "configs" / "kge" / "transe.yaml")
+        shipped = dataclasses.replace(shipped, epochs=epochs, seed=seed, tensorboard=False)
+        differ = {
+            k for k, v in cfg.to_dict().items() if k != "checkpoint_every" and shipped.to_dict()[k] != v
+        }
+        assert differ <= {"model_kwargs"} and shipped.model_kwargs == {
+            **model_kwargs,
+            "normalize_entities": True,
+        }
+        cfg = shipped
     torch.manual_seed(seed)
     graph = (torch.from_numpy(train[:, [0, 2]].T.copy()), torch.from_numpy(train[:, 1].copy()))
     m = build_model(cfg.model, kg.num_entities, kg.num_relations, graph=graph, **cfg.model_kwargs)
