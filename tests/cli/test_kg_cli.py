@@ -152,3 +152,23 @@ def test_a_killed_worker_is_a_one_line_error(fixtures, tmp_path):
     assert proc.returncode == 2, err
     assert "a parsing process ended abruptly" in err and "Traceback" not in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_workers_end_with_a_killed_ingest(fixtures, tmp_path):
+    import os
+    import time
+
+    started = tmp_path / "started"
+    body = f"    open({str(started)!r}, 'w').close()\n    time.sleep(60)"
+    proc = _ingest_process(tmp_path, fixtures, body, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    group = [int(p) for p in os.popen(f"pgrep -g {proc.pid}").read().split() if int(p) != proc.pid]
+    assert group, "no worker processes"
+    proc.kill()  # SIGKILL: the main process runs no clean-up
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 30
+    while any(os.path.exists(f"/proc/{p}") for p in group) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(os.path.exists(f"/proc/{p}") for p in group)
