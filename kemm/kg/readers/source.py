@@ -1,6 +1,6 @@
 """Opening a source file for a reader: gzip decompressed, a UTF-8 byte-order mark skipped.
 
-:func:`open_source` differs from :func:`kemm.utils.io.open_binary` in two ways that readers need:
+:class:`Source` differs from :func:`kemm.utils.io.open_binary` in two ways that readers need:
 
 * a UTF-8 byte-order mark (``EF BB BF``, as Windows editors write it) at the start of the text is
   not returned, so the first line parses like any other;
