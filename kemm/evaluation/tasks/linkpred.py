@@ -37,6 +37,15 @@ class LinkPrediction(EvalTask):
     needs_model = False
 
 
+def _short(key: str, keys: dict) -> str:
+    """A relation's local name (``.../relation/IsA`` -> ``IsA``) when no other relation shares it."""
+
+    def local(k: str) -> str:
+        return k.rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+
+    return local(key) if sum(local(k) == local(key) for k in keys) == 1 else key
+
+
 def _best(scores: torch.Tensor, target: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Best-scored column per row of ``scores (B, E)`` once the known true ``(rows, cols)`` other
     than the target are masked; shape ``(B,)``. ``scores`` is modified."""
@@ -120,7 +129,7 @@ def evaluate_linkpred(
         },
         counts={"triples": len(triples), "ranks": both.count},
         per_relation={
-            k: {"mrr": m.mrr, "hits_at_10": m.hits_at_10, "count": m.count}
+            _short(k, res.per_relation): {"mrr": m.mrr, "hits_at_10": m.hits_at_10, "count": m.count}
             for k, m in res.per_relation.items()
         },
         groups={
