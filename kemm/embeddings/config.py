@@ -24,7 +24,7 @@ class TrainConfig:
         num_negatives: corruptions per positive triple (sLCWA).
         corruption: ``"bernoulli"`` or ``"uniform"`` choice of the corrupted side (sLCWA).
         filter_negatives: ignore negatives that are training triples (sLCWA).
-        optimizer: ``adam``, ``adagrad`` or ``sgd``; sparse embedding tables get ``SparseAdam`` under ``adam``.
+        optimizer: ``adam``, ``adagrad`` or ``sgd``; sparse embedding tables get ``RowSparseAdam`` (``SparseAdam``'s update) under ``adam``.
         lr: learning rate.
         regularizer: ``None``, ``"l2"`` or ``"n3"`` (Lacroix et al., 2018) on the batch's embeddings.
         regularizer_weight: weight of the regularisation term.

@@ -1,7 +1,9 @@
 """Optimisers by name: the ``OPTIMIZERS`` registry and the two-optimiser wrapper for sparse tables.
 
 ``nn.Embedding(sparse=True)`` tables produce sparse gradients, which ``Adam``/``AdamW`` cannot
-take: under ``adam`` they get ``SparseAdam`` and the dense parameters ``Adam``, stepped together
+take: under ``adam`` they get :class:`~kemm.training.sparse_adam.RowSparseAdam` (``SparseAdam``'s
+update and state, done with index operations: a step costs the batch's rows) and the dense
+parameters ``Adam``, stepped together
 as one :class:`MultiOptimizer`. Adagrad and SGD handle both kinds themselves.
 
 >>> model = torch.nn.Linear(2, 1)
@@ -17,6 +19,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from kemm.training.sparse_adam import RowSparseAdam
 
 from kemm.errors import KemmError
 from kemm.registry import Registry
@@ -78,11 +82,11 @@ def _dense_only(cls: Any, name: str):
 def adam(
     params: nn.Module, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
 ) -> MultiOptimizer:
-    """Adam; sparse tables get ``SparseAdam`` with the same settings."""
+    """Adam; sparse tables get ``RowSparseAdam`` (``SparseAdam``'s update) with the same settings."""
     sparse, dense = split_sparse(params)
     opts: list[torch.optim.Optimizer] = []
     if sparse:
-        opts.append(torch.optim.SparseAdam(sparse, lr=lr, betas=(betas[0], betas[1]), eps=eps))
+        opts.append(RowSparseAdam(sparse, lr=lr, betas=(betas[0], betas[1]), eps=eps))
     if dense:
         opts.append(torch.optim.Adam(dense, lr=lr, betas=(betas[0], betas[1]), eps=eps))
     return MultiOptimizer(opts)

@@ -43,7 +43,7 @@ def trained_optimizer():
 def test_optimizer_state_round_trips_through_json_and_tensors(tmp_path):
     model, opt = trained_optimizer()
     state = opt.state_dict()
-    assert [type(o).__name__ for o in opt.optimizers] == ["SparseAdam", "Adam"]
+    assert [type(o).__name__ for o in opt.optimizers] == ["RowSparseAdam", "Adam"]
     tensors: dict = {}
     skeleton = flatten_state(state, tensors)
     import json

@@ -17,7 +17,7 @@ def test_names():
 
 def test_sparse_tables_get_sparse_adam_under_adam():
     opt = build_optimizer("Adam", sparse_model(), lr=0.1)
-    assert [type(o).__name__ for o in opt.optimizers] == ["SparseAdam", "Adam"]
+    assert [type(o).__name__ for o in opt.optimizers] == ["RowSparseAdam", "Adam"]
     assert opt.optimizers[0].defaults["lr"] == 0.1
     assert [type(o).__name__ for o in build_optimizer("adagrad", sparse_model()).optimizers] == ["Adagrad"]
 

@@ -6,7 +6,7 @@ are, the bias correction counts the table's steps), with the same update and the
 (``step``, ``exp_avg``, ``exp_avg_sq``) as ``torch.optim.SparseAdam``, so checkpoints of either
 load into the other. It gathers, updates and scatters the batch's rows with ``index_select`` /
 ``index_copy_`` / ``index_add_`` instead of going through sparse-tensor arithmetic, which on one
-CPU thread makes a step several times cheaper (``tests/embeddings/test_sparse_adam.py`` checks the
+CPU thread makes a step several times cheaper (``tests/training/test_sparse_adam.py`` checks the
 two agree).
 """
 

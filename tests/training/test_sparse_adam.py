@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from kemm.embeddings.sparse_adam import RowSparseAdam
+from kemm.training.sparse_adam import RowSparseAdam
 from kemm.errors import KemmError
 
 
