@@ -20,10 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from kemm.training.sparse_adam import RowSparseAdam
-
 from kemm.errors import KemmError
 from kemm.registry import Registry
+from kemm.training.sparse_adam import RowSparseAdam
 
 
 class MultiOptimizer:

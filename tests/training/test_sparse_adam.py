@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from kemm.training.sparse_adam import RowSparseAdam
 from kemm.errors import KemmError
+from kemm.training.sparse_adam import RowSparseAdam
 
 
 def _train(opt_cls, steps=5):
