@@ -7,7 +7,9 @@ What runs, and what is shared (the report's "Shared checkpoints" section says th
   fact of every task's evaluated split (*fact removed*, :func:`kemm.evaluation.facts.remove_evaluated_facts`),
   shared by every task, fusion module and seed of the setting;
 * one KGE run per (setting, seed), trained with ``kge_config`` on that KG's train split: the
-  ``linkpred`` task evaluates it, and the fusion modules of that setting and seed take their
+  ``linkpred`` task evaluates it on the KG's test split and on the evaluated facts themselves
+  (``linkpred-facts``: the LAMA facts of the evaluated split, which the fact-removed KG lacks),
+  ``factverify`` scores its statements with it, and the fusion modules of that setting and seed take their
   entity vectors from it;
 * the baselines (chance and train prior) once per task: they see neither the KG nor a model;
 * per (task, fusion module, seed, setting): fine-tuning from the fusion module's pre-trained
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +33,11 @@ from kemm import config as kemm_config
 from kemm.errors import KemmError
 from kemm.evaluation.benchmark import Benchmark
 from kemm.evaluation.datasets import load_examples
-from kemm.evaluation.facts import read_facts, remove_evaluated_facts
+from kemm.evaluation.facts import Fact, fact_triples, read_facts, remove_evaluated_facts
 from kemm.evaluation.report import Baseline, RunRecord, write_report
 from kemm.evaluation.runner import benchmark_task
 from kemm.evaluation.tasks.base import EVAL_TASKS, SETTINGS
+from kemm.kg.graph import KnowledgeGraph
 
 logger = logging.getLogger(__name__)
 
@@ -103,17 +106,27 @@ class AblationConfig:
         return kemm_config.from_yaml(cls, path)
 
 
-def _kg_for(cfg: AblationConfig, setting: str, out: Path) -> Path:
-    if setting == "fact-in-kg":
-        return Path(cfg.kg)
+def _evaluated_facts(cfg: AblationConfig, tasks: Sequence[str] | None = None) -> list[Fact]:
+    """The facts of the evaluated split of ``tasks`` (default: the config's benchmark tasks, or
+    all three when it has none: ``linkpred`` and ``factverify`` are about every evaluated fact)."""
     bench = Benchmark(cfg.benchmark)
     facts = []
-    for task in [t for t in cfg.tasks if t in BENCHMARK_TASKS] or list(BENCHMARK_TASKS):
+    chosen = (
+        tasks
+        if tasks is not None
+        else [t for t in cfg.tasks if t in BENCHMARK_TASKS] or list(BENCHMARK_TASKS)
+    )
+    for task in chosen:
         spec = bench.dataset(BENCHMARK_TASKS[task], cfg.split)
         examples = load_examples(spec.format, spec.path, **spec.options)
         facts.extend(read_facts(examples, spec.format, spec.path))
-    res = remove_evaluated_facts(cfg.kg, facts, out / "kg_fact_removed")
-    return res.path
+    return facts
+
+
+def _kg_for(cfg: AblationConfig, setting: str, out: Path) -> Path:
+    if setting == "fact-in-kg":
+        return Path(cfg.kg)
+    return remove_evaluated_facts(cfg.kg, _evaluated_facts(cfg), out / "kg_fact_removed").path
 
 
 def _train_kge(cfg: AblationConfig, kg_dir: Path, seed: int, out: Path) -> Path:
@@ -159,7 +172,6 @@ def _statements(cfg: AblationConfig) -> tuple[list[Any], list[Any]]:
     """Validation and evaluated statements from the benchmark's LAMA facts, corrupted against the
     full KG (so a corruption is never a removed true fact); the same in every setting and seed."""
     from kemm.evaluation.tasks.fact_verification import make_statements
-    from kemm.kg.graph import KnowledgeGraph
 
     bench, kg = Benchmark(cfg.benchmark), KnowledgeGraph.load(cfg.kg)
     out = []
@@ -195,6 +207,7 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
     baselines, data = _baselines(cfg, out) if cfg.baselines else ({}, [Path(cfg.benchmark)])
     data.append(Path(cfg.kg))
     verify = _statements(cfg) if "factverify" in cfg.tasks else None
+    facts = _evaluated_facts(cfg, ["lama"]) if "linkpred" in cfg.tasks else []
     if verify is not None:
         baselines["factverify"] = Baseline(
             0.5, None, "accuracy", "Balanced true/corrupted statements: chance 50 %."
@@ -219,6 +232,16 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
                 if task == "linkpred":
                     res = evaluate_linkpred(
                         kge, out / "runs" / f"linkpred_{setting}_seed{seed}", setting=setting
+                    )
+                    records.append(RunRecord.from_result(res, fusion="kge", seed=seed))
+                    # the evaluated facts themselves: in the KG's train split, or removed from the KG
+                    res = evaluate_linkpred(
+                        kge,
+                        out / "runs" / f"linkpred-facts_{setting}_seed{seed}",
+                        split=f"{cfg.split}-facts",
+                        setting=setting,
+                        triples=fact_triples(KnowledgeGraph.load(cfg.kg), facts),
+                        task="linkpred-facts",
                     )
                     records.append(RunRecord.from_result(res, fusion="kge", seed=seed))
                     continue

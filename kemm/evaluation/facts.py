@@ -183,6 +183,32 @@ def find_inverse_relations(
     return out
 
 
+def fact_triples(kg: KnowledgeGraph, facts: Iterable[Fact]) -> np.ndarray:
+    """The ``(n, 3)`` id triples ``(subject, relation, object)`` of ``facts`` (one per object;
+    the first entity a name resolves to), for ranking them by link prediction.
+
+    Raises:
+        KemmError: a fact without a relation, or naming what the KG does not hold (count and an id).
+    """
+    ent, rel = _resolver(kg.entities), _resolver(kg.relations)
+    rows: list[tuple[int, int, int]] = []
+    bad: list[str] = []
+    for f in facts:
+        s, r = ent(f.subject), rel(f.relation) if f.relation is not None else []
+        objects = [ent(o) for o in f.objects]
+        if not s or not r or not all(objects):
+            bad.append(f.id)
+            continue
+        rows.extend((s[0], r[0], o[0]) for o in objects)
+    if bad:
+        raise KemmError(
+            f"{len(bad)} facts have no relation or name entities outside the KG {kg.path or ''} (e.g. {bad[0]})"
+        )
+    if not rows:
+        raise KemmError("no facts to rank")
+    return np.asarray(sorted(set(rows)), dtype=np.int64).reshape(-1, 3)
+
+
 # --------------------------------------------------------------------------------------------------
 # removal
 # --------------------------------------------------------------------------------------------------

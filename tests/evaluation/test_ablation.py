@@ -43,7 +43,7 @@ def test_runs_and_reports_both_settings(setup, tmp_path):
     runs = doc["runs"]
     assert sorted((r["task"], r["setting"], r["seed"]) for r in runs) == [
         (task, setting, seed)
-        for task in ("factverify", "linkpred")
+        for task in ("factverify", "linkpred", "linkpred-facts")
         for setting in ("fact-in-kg", "fact-removed")
         for seed in (0, 1)
     ]

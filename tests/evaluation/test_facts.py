@@ -136,3 +136,13 @@ def test_benchmark_provenance_is_read_from_the_records(tmp_path):
     assert read_facts(examples, "lama", tmp_path / "test.jsonl") == [
         Fact("u1", "ex:apple", "IsA", ("ex:fruit",))
     ]
+
+
+def test_fact_triples(kg):
+    from kemm.evaluation.facts import fact_triples
+
+    t = fact_triples(kg, [Fact("q", "car", "HasA", ("wheel", "door")), Fact("r", "car", "HasA", ("wheel",))])
+    e, r = kg.entities.index, kg.relations.index
+    assert t.tolist() == sorted([[e["car"], r["HasA"], e["wheel"]], [e["car"], r["HasA"], e["door"]]])
+    with pytest.raises(KemmError, match="1 facts have no relation"):
+        fact_triples(kg, [Fact("q", "car", None, ("wheel",))])

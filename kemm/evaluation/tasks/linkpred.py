@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kemm.embeddings.evaluation import FilterIndex
+from kemm.embeddings.evaluation import FilterIndex, evaluate
 from kemm.embeddings.run import _known, evaluate_run, load_run
 from kemm.errors import KemmError
 from kemm.evaluation.tasks.base import EVAL_TASKS, EvalTask, Prediction, TaskResult, write_result
@@ -77,6 +77,8 @@ def evaluate_linkpred(
     kg: KnowledgeGraph | str | Path | None = None,
     setting: str = "fact-in-kg",
     batch_size: int | None = None,
+    triples: np.ndarray | None = None,
+    task: str = "linkpred",
 ) -> TaskResult:
     """Evaluate the KGE run ``run_dir`` on ``split`` of its KG; write predictions and metrics to ``out_dir``.
 
@@ -84,25 +86,37 @@ def evaluate_linkpred(
         kg: the KG to evaluate on (default: the one the run was trained on; a KG with another
             vocabulary is a "mismatched vocabulary" error).
         setting: the knowledge setting the run was trained in, recorded in the result.
+        triples: rank these ``(n, 3)`` id triples instead of a split (e.g. a dataset's evaluated
+            facts, :func:`kemm.evaluation.facts.fact_triples`); they are filtered as known true
+            triples too, so in the fact-removed setting the other removed facts never compete.
+            Prediction ids then read ``{split}/{index}/{side}`` with ``split`` naming the set.
+        task: the task name recorded (``"linkpred"``; ``"linkpred-facts"`` for evaluated facts).
 
     Raises:
         KemmError: the split is empty or missing; the run's KG is gone; mismatched vocabulary.
     """
     model, graph = load_run(run_dir, kg)
-    if split not in graph.splits or len(graph.splits[split]) == 0:
-        raise KemmError(
-            f"{graph.path or 'the KG'}: the {split!r} split is missing or empty; nothing to evaluate"
-        )
-    res = evaluate_run(run_dir, split=split, kg=graph, batch_size=batch_size)
-    triples = torch.as_tensor(graph.split(split), dtype=torch.long)  # (n, 3)
-    index = FilterIndex(torch.as_tensor(_known(graph)), graph.num_entities, graph.num_relations)
+    known = _known(graph)
+    if triples is None:
+        if split not in graph.splits or len(graph.splits[split]) == 0:
+            raise KemmError(
+                f"{graph.path or 'the KG'}: the {split!r} split is missing or empty; nothing to evaluate"
+            )
+        res = evaluate_run(run_dir, split=split, kg=graph, batch_size=batch_size)
+        ranked = graph.split(split)
+    else:
+        ranked = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
+        known = np.concatenate([known, ranked])
+        res = evaluate(model, ranked, known, relation_names=graph.relations.keys, batch_size=batch_size)
+    evaluated = torch.as_tensor(np.asarray(ranked), dtype=torch.long)  # (n, 3)
+    index = FilterIndex(torch.as_tensor(known), graph.num_entities, graph.num_relations)
     bs = batch_size or max(1, min(4096, (1 << 24) // max(graph.num_entities, 1)))
     model.eval()
-    best_tail, best_head = _top1(model, triples, index, bs)
+    best_tail, best_head = _top1(model, evaluated, index, bs)
     assert res.ranks_head is not None and res.ranks_tail is not None
     ent, rel = graph.entities.keys, graph.relations.keys
     predictions = []
-    for i, (h, r, t) in enumerate(triples.tolist()):
+    for i, (h, r, t) in enumerate(evaluated.tolist()):
         for side, best, gold, rank in (
             ("tail", best_tail[i], t, res.ranks_tail[i]),
             ("head", best_head[i], h, res.ranks_head[i]),
@@ -119,7 +133,7 @@ def evaluate_linkpred(
             )
     both = res.both
     result = TaskResult(
-        task="linkpred",
+        task=task,
         metrics={
             "mrr": both.mrr,
             "mean_rank": both.mean_rank,
@@ -127,7 +141,7 @@ def evaluate_linkpred(
             "hits_at_3": both.hits_at_3,
             "hits_at_10": both.hits_at_10,
         },
-        counts={"triples": len(triples), "ranks": both.count},
+        counts={"triples": len(evaluated), "ranks": both.count},
         per_relation={
             _short(k, res.per_relation): {"mrr": m.mrr, "hits_at_10": m.hits_at_10, "count": m.count}
             for k, m in res.per_relation.items()

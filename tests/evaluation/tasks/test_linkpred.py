@@ -54,3 +54,13 @@ def test_empty_split_is_an_error(run_dir, tmp_path):
     save_splits(kg, {k: (v if k != "test" else v[:0]) for k, v in kg.splits.items()})
     with pytest.raises(KemmError, match="'test' split is missing or empty"):
         evaluate_linkpred(run_dir, tmp_path / "lp", kg=kg.path)
+
+
+def test_given_triples_rank_like_the_split(run_dir, tmp_path):
+    kg = KnowledgeGraph.load(json.loads((run_dir / "kg.json").read_text())["path"])
+    split = evaluate_linkpred(run_dir, tmp_path / "a")
+    given = evaluate_linkpred(
+        run_dir, tmp_path / "b", split="facts", triples=kg.split("test"), task="linkpred-facts"
+    )
+    assert given.task == "linkpred-facts" and given.metrics == pytest.approx(split.metrics)
+    assert read_predictions(given.predictions_path)[0].id == "facts/0/tail"
