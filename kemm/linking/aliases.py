@@ -118,11 +118,19 @@ class AliasTable:
 
     @classmethod
     def from_kg(
-        cls, kg: KnowledgeGraph, lang: str = "en", wordnet_dir: str | Path | None = None, min_chars: int = 2
+        cls,
+        kg: KnowledgeGraph,
+        lang: str = "en",
+        wordnet_dir: str | Path | None = None,
+        min_chars: int = 2,
+        sense_rank_exponent: float = 1.0,
     ) -> AliasTable:
-        """All labels and aliases of ``kg`` in ``lang`` (or with no language tag)."""
+        """All labels and aliases of ``kg`` in ``lang`` (or with no language tag).
+
+        ``wordnet_dir`` and ``sense_rank_exponent``: see :func:`wordnet_sense_ranks`.
+        """
         table = cls(num_entities=kg.num_entities, lang=lang)
-        ranks = wordnet_sense_ranks(wordnet_dir) if wordnet_dir is not None else {}
+        ranks = wordnet_sense_ranks(wordnet_dir, sense_rank_exponent) if wordnet_dir is not None else {}
         ents = kg.entities
         nltk_rank: dict[int, int] = {}
         alias_rows: list[tuple[int, str]] = []
@@ -182,14 +190,16 @@ def merge_candidates(weights: Iterable[dict[int, float]]) -> Candidates:
     return Candidates(ids[order], (p / p.sum())[order])
 
 
-def wordnet_sense_ranks(directory: str | Path) -> dict[tuple[str, str], float]:
+def wordnet_sense_ranks(directory: str | Path, exponent: float = 1.0) -> dict[tuple[str, str], float]:
     """(lemma, synset key) -> prior weight from the sense order of WordNet's ``index.*`` files.
 
     The files are parsed by the WordNet KG reader (:func:`kemm.kg.readers.wordnet.read_index`);
     offsets come most frequent sense first. The weight is ``1 / rank``, halved for senses past
     ``tagsense_cnt`` (never seen in the sense-tagged corpus), and multiplied by :data:`POS_PRIOR`:
-    without a part-of-speech tagger a bare word in a question is more often a noun. Malformed index
-    lines are skipped (and logged).
+    without a part-of-speech tagger a bare word in a question is more often a noun. The product is
+    raised to ``exponent``: below 1 the order of the senses still counts, but the first sense no
+    longer outweighs the context (the linker's ``sense_rank_exponent``, 0.25). Malformed index lines
+    are skipped (and logged).
     """
     directory = Path(directory)
     out: dict[tuple[str, str], float] = {}
@@ -202,7 +212,7 @@ def wordnet_sense_ranks(directory: str | Path) -> dict[tuple[str, str], float]:
             form = normalize_form(lemma)
             for rank, off in enumerate(offsets, start=1):
                 w = (1.0 if rank <= tagged else 0.5) / rank * POS_PRIOR[pos]
-                out[(form, f"{SYNSET_IRI}{off}-{pos}")] = w
+                out[(form, f"{SYNSET_IRI}{off}-{pos}")] = w**exponent
     if errors.skipped:
         logger.warning("WordNet sense ranks: %d malformed index lines skipped", len(errors.skipped))
     logger.info("WordNet sense ranks: %d (lemma, synset) pairs from %s", len(out), directory)

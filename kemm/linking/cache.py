@@ -10,7 +10,8 @@ WordNet (147k forms) that takes about 40 s. Both go to one file::
 
 ``key`` hashes what the table and the patterns depend on: the KG's entity and alias files (their
 sha256 in ``meta.json``, else the vocabulary itself), the linker fields ``lowercase``,
-``use_lemmas``, ``min_alias_chars`` and ``wordnet_dir`` (the content of its ``index.*`` files), the
+``use_lemmas``, ``min_alias_chars``, ``wordnet_dir`` (the content of its ``index.*`` files) and
+``sense_rank_exponent``, the
 pipeline's name and language, and the versions of spaCy and its lookup tables; ``enc`` hashes the
 encoder name and ``encoder_max_length``. A changed KG or config gets a new key, so a stale file is
 never read (old files stay until deleted). Files are written atomically, as plain ``.npz``/``.npy``
@@ -87,6 +88,7 @@ def table_key(kg: KnowledgeGraph, config: LinkerConfig, pipeline: PipelineInfo) 
         "use_lemmas": config.use_lemmas,
         "min_alias_chars": config.min_alias_chars,
         "wordnet": wordnet,
+        "sense_rank_exponent": config.sense_rank_exponent if wordnet else None,
         "pipeline": pipeline.name,
         "lang": pipeline.lang,
         "spacy": pipeline.spacy_version,

@@ -35,8 +35,9 @@ class LinkerConfig:
         dense_threshold: minimum cosine similarity of a dense candidate.
         dense_min_chars: tokens shorter than this are never dense queries.
         prior_weight: weight of the alias prior P(entity | alias) in the score.
-        context_weight: weight of the cosine similarity between the text and the entity's
-            label + description (only computed when a mention has several candidates).
+        context_weight: weight of the cosine similarity between the text and the entity's sense
+            text (:func:`kemm.linking.senses.sense_text`: label and description, for WordNet also the
+            domain and the lemmas; only computed when a mention has several candidates).
         coherence_weight: weight of the fraction of the other mentions that have a candidate
             adjacent to this one in the KG (only computed when a mention has several candidates).
         nil_threshold: a mention whose best score is below this links to nothing (NIL).
@@ -50,6 +51,14 @@ class LinkerConfig:
         language_check_tokens: minimum number of words before the stop-word test applies.
         wordnet_dir: Princeton WordNet database directory; when given, the sense order of
             ``index.*`` (most frequent sense first) sets the alias priors of WordNet synsets.
+        sense_rank_exponent: the WordNet sense-order weights (``1 / rank``) are raised to this
+            power: 1 trusts the order fully (the first sense wins unless the context is very clear),
+            0 ignores it. 0.25 was the best of 0.25/0.35/0.5/1 on the ambiguous-noun gold set and on
+            the everyday gold set mapped onto WordNet together (see ``scripts/bench_linking.py``).
+        context_word_weight: weight, inside the context term, of the best cosine between an entity's
+            sense text and a single content word of the text around the mention ("keyboard" next to
+            "mouse"), added to the cosine with the whole text; only for entities with a part of
+            speech (WordNet synsets).
         cache: keep the alias table, the tokenised surface forms and the dense form vectors in
             ``KG_DIR/cache/`` (see :mod:`kemm.linking.cache`) and read them there on the next start;
             only for a KG loaded from a directory.
@@ -77,6 +86,8 @@ class LinkerConfig:
     min_english_ratio: float = 0.1
     language_check_tokens: int = 8
     wordnet_dir: str | None = None
+    sense_rank_exponent: float = 0.25
+    context_word_weight: float = 1.0
     cache: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 

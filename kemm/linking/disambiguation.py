@@ -2,14 +2,21 @@
 
 The score of candidate ``e`` of a mention is::
 
-    prior_weight * P(e | form) * sim(e)  +  context_weight * cos(text, e)  +  coherence_weight * coh(e)
+    prior_weight * P(e | form) * sim(e)  +  context_weight * ctx(e)  +  coherence_weight * coh(e)
+
+    ctx(e) = cos(text, e)  +  context_word_weight * max over content words w outside the mention of cos(w, e)
+
+(the word term only for entities with a part of speech, i.e. WordNet synsets, whose glosses single
+words are compared with; a KG of concepts with short definitions is compared with the sentence only)
 
 When the context calls for a part of speech (:func:`kemm.linking.senses.pos_cue`: "the dogs" is a
 noun) and some candidates have it, ``P(e | form)`` of the candidates of another known part of speech
 is multiplied by ``pos_penalty`` (and the priors rescaled to their former sum).
 
 ``sim`` is the dense similarity (1 for phrase matches); ``cos(text, e)`` the cosine between the
-encoded text and the encoded "label: description" of ``e``; ``coh(e)`` the fraction of the other
+encoded text and the encoded sense text of ``e`` (:func:`kemm.linking.senses.sense_text`: its
+label and description, for WordNet also its domain and lemmas), ``cos(w, e)`` the same for one word
+of the text ("keyboard" tells the mouse that is a device; negative cosines count as 0); ``coh(e)`` the fraction of the other
 mentions of the text that have a candidate adjacent to ``e`` in the KG (either direction, read from
 the CSR adjacency). Context and coherence only matter to choose between candidates, so they are
 computed only for mentions with more than one. A best score below ``nil_threshold`` gives NIL.
@@ -28,6 +35,30 @@ from kemm.linking.config import LinkerConfig
 
 #: At most this many candidates per other mention are read when computing coherence.
 COHERENCE_TOP = 10
+
+
+@dataclass
+class Context:
+    """The encoded text around the mentions of one doc.
+
+    Attributes:
+        text: shape ``(D,)`` unit vector of the whole text.
+        words: shape ``(W, D)`` unit vectors of its content words (alphabetic, not stop words).
+        positions: shape ``(W,)`` token index of each word, so a mention's own words are left out.
+    """
+
+    text: np.ndarray
+    words: np.ndarray | None = None
+    positions: np.ndarray | None = None
+
+    def word_similarity(self, ev: np.ndarray, start: int, end: int) -> np.ndarray:
+        """shape: (k,) best cosine of each entity vector (``ev``: (k, D)) with a word outside [start, end)."""
+        if self.words is None or self.positions is None or not len(self.words):
+            return np.zeros(len(ev), dtype=np.float32)
+        keep = (self.positions < start) | (self.positions >= end)
+        if not keep.any():
+            return np.zeros(len(ev), dtype=np.float32)
+        return np.clip(ev @ self.words[keep].T, 0.0, None).max(axis=1)  # (k, W') -> (k,)
 
 
 @dataclass
@@ -120,8 +151,8 @@ class Disambiguator:
         prior = np.where((pos != "") & ~fits, m.prior * self.config.pos_penalty, m.prior)
         return (prior * (m.prior.sum() / max(float(prior.sum()), 1e-12))).astype(np.float32)
 
-    def resolve(self, mentions: list[Mention], context: np.ndarray | None = None) -> list[Decision]:
-        """One decision per mention; ``context`` is the unit vector of the text (shape ``(D,)``) or None."""
+    def resolve(self, mentions: list[Mention], context: Context | None = None) -> list[Decision]:
+        """One decision per mention; ``context`` is the encoded text (or None: no context term)."""
         cfg = self.config
         decisions = []
         for i, m in enumerate(mentions):
@@ -131,7 +162,13 @@ class Disambiguator:
             if len(m.ids) > 1:
                 if context is not None and self.entity_vectors is not None and cfg.context_weight > 0:
                     ev = self.entity_vectors(m.ids)  # (k, D)
-                    scores = scores + cfg.context_weight * np.clip(ev @ context, 0.0, None)
+                    ctx = np.clip(ev @ context.text, 0.0, None)  # (k,)
+                    if cfg.context_word_weight > 0 and self.entity_pos is not None:
+                        # words against glosses: for entities with a part of speech (WordNet synsets)
+                        lexical = self.entity_pos[m.ids] != ""  # (k,)
+                        words = context.word_similarity(ev, m.start, m.end)
+                        ctx = ctx + cfg.context_word_weight * np.where(lexical, words, 0.0)
+                    scores = scores + cfg.context_weight * ctx
                 if cfg.coherence_weight > 0 and len(mentions) > 1:
                     scores = scores + cfg.coherence_weight * self.coherence(mentions, i)
             best = int(np.argmax(scores))

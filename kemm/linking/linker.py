@@ -19,7 +19,7 @@ from kemm.linking.aliases import SYNSET_NAME, AliasTable
 from kemm.linking.cache import AliasCache
 from kemm.linking.candidates import CandidateGenerator
 from kemm.linking.config import LinkerConfig
-from kemm.linking.disambiguation import Disambiguator
+from kemm.linking.disambiguation import Context, Disambiguator
 from kemm.linking.encoder import TextEncoder, load_encoder
 from kemm.linking.pipeline import PipelineInfo, load_pipeline
 from kemm.linking.senses import entity_domains, entity_pos, sense_text
@@ -125,7 +125,11 @@ class EntityLinker:
         if cached is not None:
             table, patterns = cached
         self.table = table or AliasTable.from_kg(
-            kg, lang=self.nlp.lang or "en", wordnet_dir=config.wordnet_dir, min_chars=config.min_alias_chars
+            kg,
+            lang=self.nlp.lang or "en",
+            wordnet_dir=config.wordnet_dir,
+            min_chars=config.min_alias_chars,
+            sense_rank_exponent=config.sense_rank_exponent,
         )
         if encoder is None and config.uses_encoder:
             assert config.encoder is not None
@@ -149,6 +153,7 @@ class EntityLinker:
         if cache is not None and cached is None:
             cache.save(self.table, self.candidates.patterns)
         self._entity_vecs: dict[int, np.ndarray] = {}
+        self._word_vecs: dict[str, np.ndarray] = {}
         self._domains: list[str] | None = None
         self._synonyms: dict[int, list[str]] = {}
         self.disambiguator = Disambiguator(
@@ -169,9 +174,25 @@ class EntityLinker:
         if missing:
             assert self.encoder is not None
             texts = [self.sense_text(i) for i in missing]
-            for i, v in zip(missing, self.encoder.encode(texts)):
-                self._entity_vecs[i] = v
+            order = sorted(range(len(missing)), key=lambda j: len(texts[j]))  # less padding per batch
+            vecs = self.encoder.encode([texts[j] for j in order])
+            for j, v in zip(order, vecs):
+                self._entity_vecs[missing[j]] = v
         return np.stack([self._entity_vecs[int(i)] for i in ids.tolist()])  # (k, D)
+
+    def _add_word_vectors(self, docs: list[Doc], contexts: list[Context]) -> None:
+        """Fill the word vectors of each context (each distinct word encoded once per linker)."""
+        words = [[(t.i, t.lower_) for t in doc if t.is_alpha and not t.is_stop] for doc in docs]
+        missing = sorted({w for ws in words for _, w in ws} - self._word_vecs.keys())
+        if missing:
+            assert self.encoder is not None
+            if len(self._word_vecs) > 200_000:
+                self._word_vecs.clear()
+            self._word_vecs.update(zip(missing, self.encoder.encode(missing)))
+        for ws, ctx in zip(words, contexts):
+            if ws:
+                ctx.words = np.stack([self._word_vecs[w] for _, w in ws])  # (W, D)
+                ctx.positions = np.array([i for i, _ in ws], dtype=np.int64)
 
     def sense_text(self, entity: int) -> str:
         """The text the context encoder compares with the text around a mention of ``entity``."""
@@ -251,10 +272,15 @@ class EntityLinker:
             return results
         mentions = self.candidates.generate([doc for _, doc in keep])
         ctx_rows = [k for k, ms in enumerate(mentions) if self.disambiguator.needs_context(ms)]
-        contexts: dict[int, np.ndarray] = {}
+        contexts: dict[int, Context] = {}
         if ctx_rows and self.encoder is not None:
             vecs = self.encoder.encode([keep[k][1].text for k in ctx_rows])  # (C, D)
-            contexts = dict(zip(ctx_rows, vecs))
+            contexts = {k: Context(v) for k, v in zip(ctx_rows, vecs)}
+            ambiguous = [m.ids for k in ctx_rows for m in mentions[k] if len(m.ids) > 1]
+            if ambiguous:
+                self._entity_vectors(np.concatenate(ambiguous))  # one encoder pass for the whole batch
+            if self.config.context_word_weight > 0:
+                self._add_word_vectors([keep[k][1] for k in ctx_rows], [contexts[k] for k in ctx_rows])
         ents = self.kg.entities
         for k, ((i, _), ms) in enumerate(zip(keep, mentions)):
             for d in self.disambiguator.resolve(ms, contexts.get(k)):

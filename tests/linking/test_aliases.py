@@ -33,3 +33,14 @@ def test_wordnet_sense_ranks_from_index_files():
     # the first sense of a lemma gets the largest weight
     multi = [ws for ws in by_lemma.values() if len(ws) > 1]
     assert all(max(ws) > min(ws) for ws in multi)
+
+
+def test_sense_rank_exponent_flattens_the_order():
+    full = wordnet_sense_ranks(FIXTURES / "wordnet")
+    flat = wordnet_sense_ranks(FIXTURES / "wordnet", exponent=0.25)
+    assert full.keys() == flat.keys()
+    for key, w in full.items():
+        assert np.isclose(flat[key], w**0.25)
+    dog = sorted((w for (lemma, _), w in full.items() if lemma == "dog"), reverse=True)
+    dog_flat = sorted((w for (lemma, _), w in flat.items() if lemma == "dog"), reverse=True)
+    assert dog[0] / dog[1] > dog_flat[0] / dog_flat[1] > 1.0  # the order stays, the gap shrinks

@@ -25,3 +25,37 @@ def test_gold_set_spans_and_keys():
         for m in r["mentions"]:
             assert r["text"][m["start"] : m["end"]] == m["text"], r["id"]
             assert m["key"] in kg.entities.index, (r["id"], m["key"])
+
+
+SENSES = ROOT / "knowledge_graphs" / "commonsense" / "gold_wordnet_senses.jsonl"
+WORDNET = ROOT / "knowledge_graphs" / "wordnet"
+
+
+def _lemmas(word: str) -> list[str]:
+    w = word.lower()
+    return [w, w[:-1], w[:-2], w[:-3] + "y", w[:-3] + "f", w[:-3] + "fe"]
+
+
+@pytest.mark.skipif(
+    not SENSES.exists() or not WORDNET.exists(), reason="bundled WordNet or sense gold set absent"
+)
+def test_sense_gold_set_names_noun_senses_that_are_not_the_most_frequent():
+    from kemm.kg.readers.wordnet import SYNSET_IRI, read_index
+
+    index = read_index(WORDNET / "index.noun.gz")
+    rows = [json.loads(line) for line in SENSES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    mentions = [(r, m) for r in rows for m in r["mentions"]]
+    assert len(mentions) >= 100 and len({r["id"] for r in rows}) == len(rows)
+    assert len({m["text"].lower() for _, m in mentions}) >= 50  # many different words, not one repeated
+    for r, m in mentions:
+        assert r["text"][m["start"] : m["end"]] == m["text"], r["id"]
+        assert m["key"].startswith(SYNSET_IRI) and m["key"].endswith("-n"), r["id"]
+        offset = m["key"][len(SYNSET_IRI) : -2]
+        lemmas = [w for w in _lemmas(m["text"]) if w in index and offset in index[w][0]]
+        assert lemmas, (r["id"], m["text"], "the gold synset is no sense of the word")
+        senses = index[lemmas[0]][0]
+        assert len(senses) > 1 and senses[0] != offset, (
+            r["id"],
+            m["text"],
+            "the most frequent sense is right",
+        )
