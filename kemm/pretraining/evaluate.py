@@ -66,7 +66,8 @@ class PretrainEvaluator:
             dev = batch.to(ctx.device)
             if "itc" in objs:
                 step = StepContext(model, dev, dev, gen)
-                t, v = objs["itc"].embed(step.text_features(), step.image_features())
+                how = objs["itc"].config.pooling
+                t, v = objs["itc"].embed(step.text_features(how), step.image_features(how))
                 texts.append(t.float().cpu())
                 for i, img in enumerate(batch.image_ids.tolist()):
                     images.setdefault(img, v[i].float().cpu())

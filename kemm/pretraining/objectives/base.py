@@ -132,6 +132,17 @@ def zero_loss(module: nn.Module, like: torch.Tensor) -> torch.Tensor:
     return total
 
 
+def pool(hidden: torch.Tensor, mask: torch.Tensor | None, pooling: str) -> torch.Tensor:
+    """``(B, T, D) -> (B, D)``: position 0 (``"cls"``) or the mean over the positions ``mask`` keeps
+    (``"mean"``; all positions when ``mask`` is None)."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    if mask is None:
+        return hidden.mean(1)
+    m = mask[..., None].to(hidden.dtype)  # (B, T, 1)
+    return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+
 class StepContext:
     """The forward passes of one step, each run at most once and shared by the objectives.
 
@@ -173,16 +184,23 @@ class StepContext:
         """The model's output on the corrupted view (MLM, masked objects, entity denoising)."""
         return self._once("corrupted", lambda: self.model(**self.corrupted_batch.model_inputs()))
 
-    def text_features(self) -> torch.Tensor:
-        """``(B, D)``: the [CLS] state of the text alone (with its text knowledge)."""
+    def text_states(self) -> Any:
+        """The model's output on the text alone (with its text knowledge)."""
+        b = self.batch
+        return self._once(
+            "text",
+            lambda: self.model(input_ids=b.input_ids, attention_mask=b.attention_mask, knowledge=b.knowledge),
+        )
 
-        def run() -> torch.Tensor:
-            b = self.batch
-            out = self.model(input_ids=b.input_ids, attention_mask=b.attention_mask, knowledge=b.knowledge)
-            return out.last_hidden_state[:, 0]  # (B, D)
+    def image_states(self) -> torch.Tensor:
+        """``(B, 1 + P, D)``: the vision encoder's image [CLS] and patch states, alone."""
+        return self._once("image", lambda: self.model.encode_image(self.batch.pixel_values))
 
-        return self._once("text", run)
+    def text_features(self, pooling: str = "cls") -> torch.Tensor:
+        """``(B, D)``: the text alone, pooled: its [CLS] state, or (``"mean"``) the mean over its tokens."""
+        out = self.text_states()
+        return pool(out.last_hidden_state, out.attention_mask, pooling)
 
-    def image_features(self) -> torch.Tensor:
-        """``(B, D)``: the image [CLS] state of the vision encoder alone."""
-        return self._once("image", lambda: self.model.encode_image(self.batch.pixel_values)[:, 0])
+    def image_features(self, pooling: str = "cls") -> torch.Tensor:
+        """``(B, D)``: the image alone, pooled: its [CLS] state, or (``"mean"``) the mean over its patches."""
+        return pool(self.image_states(), None, pooling)

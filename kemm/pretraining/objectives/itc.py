@@ -14,6 +14,7 @@ Shapes: text / image features (B, D) -> embeddings (B, E); similarities (B, B x 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +39,9 @@ class ITCConfig(ObjectiveConfig):
         temperature: initial temperature (ALBEF: 0.07).
         min_temperature, max_temperature: the clamp applied before every step (ALBEF: 0.001, 0.5).
         gather: under DDP, contrast against the features of every rank (default True).
+        pooling: ``"cls"`` (ALBEF: the [CLS] states) or ``"mean"`` (the mean over the text's tokens
+            and the image's patches; a randomly initialised text tower's [CLS] state hardly depends
+            on the text, so a tower trained from scratch learns much faster from the mean).
         See :class:`ObjectiveConfig` for ``weight`` and ``enabled``.
     """
 
@@ -46,6 +50,7 @@ class ITCConfig(ObjectiveConfig):
     min_temperature: float = 0.001
     max_temperature: float = 0.5
     gather: bool = True
+    pooling: Literal["cls", "mean"] = "cls"
 
 
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
@@ -136,7 +141,7 @@ class ImageTextContrastive(Objective):
         c = self.config
         with torch.no_grad():
             self.temp.clamp_(c.min_temperature, c.max_temperature)
-        t, v = self.embed(ctx.text_features(), ctx.image_features())
+        t, v = self.embed(ctx.text_features(c.pooling), ctx.image_features(c.pooling))
         ids = ctx.batch.image_ids
         loss, sim_i2t, sim_t2i = contrastive_loss(v.float(), t.float(), ids, self.temp, c.gather)
         b = ids.shape[0]

@@ -15,6 +15,7 @@ Shapes: similarities (B, B); negative indices (B,); joint [CLS] (3B, D) -> logit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,7 @@ from kemm.pretraining.objectives.base import (
     ObjectiveConfig,
     ObjectiveOutput,
     StepContext,
+    pool,
 )
 
 
@@ -39,10 +41,12 @@ class ITMConfig(ObjectiveConfig):
     Attributes:
         hard_negatives: sample negatives from the contrastive similarities (ALBEF); False: uniformly
             among the other images' pairs.
+        pooling: ``"cls"`` (ALBEF: the joint [CLS] state) or ``"mean"`` (the mean over the joint sequence).
         See :class:`ObjectiveConfig` for ``weight`` and ``enabled``.
     """
 
     hard_negatives: bool = True
+    pooling: Literal["cls", "mean"] = "cls"
 
 
 def sample_hard_negatives(
@@ -143,8 +147,11 @@ class ImageTextMatching(Objective):
         neg_txt, ok_i = sample_hard_negatives(sim_i2t, ids, ctx.generator, hard)  # text for each image
         rows = torch.arange(b, device=ids.device)
         neg = pair_batch(batch, torch.cat([rows, neg_txt]), torch.cat([neg_img, rows]))  # 2B pairs
-        pos_cls = ctx.clean().last_hidden_state[:, 0]  # (B, D)
-        neg_cls = ctx.model(**neg.model_inputs()).last_hidden_state[:, 0]  # (2B, D)
+        how = self.config.pooling
+        clean = ctx.clean()
+        neg_out = ctx.model(**neg.model_inputs())
+        pos_cls = pool(clean.last_hidden_state, clean.attention_mask, how)  # (B, D)
+        neg_cls = pool(neg_out.last_hidden_state, neg_out.attention_mask, how)  # (2B, D)
         logits = self.head(torch.cat([pos_cls, neg_cls], dim=0)).float()  # (3B, 2)
         labels = torch.cat([torch.ones(b), torch.zeros(2 * b)]).long().to(logits.device)
         keep = torch.cat([torch.ones(b, dtype=torch.bool, device=ids.device), ok_t, ok_i])

@@ -42,3 +42,8 @@ def test_temperature_clamped_as_albef():
     assert abs(float(obj.temp) - 0.5) < 1e-6
     obj, _, _ = run_objective("itc", {"temperature": 1e-5})
     assert abs(float(obj.temp) - 0.001) < 1e-9
+
+
+class TestITCMeanPooling(ObjectiveTestCase):
+    name = "itc"
+    options = {"pooling": "mean"}

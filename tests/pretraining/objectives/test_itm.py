@@ -40,3 +40,8 @@ def test_pair_knowledge_takes_text_mentions_of_the_text_and_regions_of_the_image
     got = pk.entity_ids[pk.mention_mask].tolist()
     src = pk.mention_source[pk.mention_mask].tolist()
     assert sorted(zip(src, got)) == [(TEXT, 4), (TEXT, 5), (REGION, 6)]
+
+
+class TestITMMeanPooling(ObjectiveTestCase):
+    name = "itm"
+    options = {"pooling": "mean"}
