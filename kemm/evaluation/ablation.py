@@ -129,17 +129,22 @@ def _kg_for(cfg: AblationConfig, setting: str, out: Path) -> Path:
     return remove_evaluated_facts(cfg.kg, _evaluated_facts(cfg), out / "kg_fact_removed").path
 
 
-def _train_kge(cfg: AblationConfig, kg_dir: Path, seed: int, out: Path) -> Path:
+def _kge_config(cfg: AblationConfig, seed: int) -> Any:
+    """The KGE TrainConfig of ``cfg.kge_config`` with ``seed`` (and ``kge_epochs``) applied."""
     import dataclasses
 
     from kemm.embeddings.config import TrainConfig
-    from kemm.embeddings.run import train_kge
 
-    tc = TrainConfig.from_yaml(cfg.kge_config)
     overrides: dict[str, Any] = {"seed": seed, "tensorboard": False}
     if cfg.kge_epochs is not None:
         overrides["epochs"] = cfg.kge_epochs
-    tc = dataclasses.replace(tc, **overrides)
+    return dataclasses.replace(TrainConfig.from_yaml(cfg.kge_config), **overrides)
+
+
+def _train_kge(cfg: AblationConfig, kg_dir: Path, seed: int, out: Path) -> Path:
+    from kemm.embeddings.run import train_kge
+
+    tc = _kge_config(cfg, seed)
     if (out / "model" / "model.safetensors").exists():
         logger.info("KGE run %s exists; reused", out)
         return out
@@ -252,5 +257,6 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
     for fusion, ckpt in cfg.pretrained.items():
         shared.append(f"fusion {fusion}: every task, seed and setting fine-tunes the checkpoint {ckpt}")
     config = config_dict if config_dict is not None else kemm_config.to_dict(cfg)
-    config = dict(config, elapsed_seconds=round(time.perf_counter() - start, 1))
+    kge_settings = kemm_config.to_dict(_kge_config(cfg, seed=cfg.seeds[0]))
+    config = dict(config, kge=kge_settings, elapsed_seconds=round(time.perf_counter() - start, 1))
     return write_report(out, records, config, baselines, data=data, shared=shared)
