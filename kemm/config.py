@@ -21,7 +21,7 @@ import functools
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union, cast
 
 import yaml
 
@@ -179,7 +179,7 @@ def from_dict(
     if not isinstance(data, dict):
         raise InputError(f"{what or cls.__name__}: expected a mapping of options, got {data!r}", source)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
-    hints = _hints(cls)
+    hints = _hints(cast(type, cls))
     values = {}
     for key, value in data.items():
         if key not in fields:

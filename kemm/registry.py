@@ -189,7 +189,7 @@ class Registry(Generic[T]):
         user = {k: v for k, v in kwargs.items() if k not in reserved}
         check_kwargs(target, user, what=label, source=source, reserved=reserved)
         config_class = getattr(target, "config_class", None)
-        if config_class is not None and dataclasses.is_dataclass(config_class):
+        if isinstance(config_class, type) and dataclasses.is_dataclass(config_class):
             from kemm.config import from_dict  # a part with a typed config gets it validated
 
             config = from_dict(config_class, user, source=source, what=label)
