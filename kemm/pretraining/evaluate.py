@@ -8,7 +8,9 @@
   held out (``data.heldout_entities``).
 * ``valid/dea_acc`` (every aligned mention) and ``valid/dea_acc_masked`` (the masked ones): entity
   denoising with the training corruption drawn from a fixed seed, so every validation (and the
-  ``fusion: none`` twin) sees the same corrupted mentions.
+  ``fusion: none`` twin) sees the same corrupted mentions. ``valid/dea_acc_hidden``: the same, with
+  every text mention's tokens replaced by [MASK], so the entity can only come from the (corrupted)
+  knowledge, the image and the rest of the caption: the share that a model reads its knowledge.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class PretrainEvaluator:
         images: dict[int, torch.Tensor] = {}
         caption_image: list[int] = []
         moc = {"seen": [0, 0], "heldout": [0, 0]}
-        dea = {"all": [0, 0], "masked": [0, 0]}
+        dea = {"all": [0, 0], "masked": [0, 0], "hidden": [0, 0]}
         seen_images: set[int] = set()
         for batch in loader:
             dev = batch.to(ctx.device)
@@ -74,6 +76,9 @@ class PretrainEvaluator:
                 caption_image += batch.image_ids.tolist()
             if "entity-denoising" in objs:
                 self._dea(objs["entity-denoising"], model, batch, gen, ctx.device, dea)
+                mask_id = getattr(objs["entity-denoising"].host.tokenizer, "mask_token_id", None)
+                if mask_id is not None:
+                    self._dea(objs["entity-denoising"], model, batch, gen, ctx.device, dea, mask_id)
             if "masked-objects" in objs and batch.boxes is not None:
                 self._moc(objs["masked-objects"], model, batch, seen_images, ctx.device, moc)
         metrics: dict[str, float] = {}
@@ -92,10 +97,19 @@ class PretrainEvaluator:
             metrics["valid/dea_acc"] = dea["all"][0] / dea["all"][1]
         if dea["masked"][1]:
             metrics["valid/dea_acc_masked"] = dea["masked"][0] / dea["masked"][1]
+        if dea["hidden"][1]:
+            metrics["valid/dea_acc_hidden"] = dea["hidden"][0] / dea["hidden"][1]
         return metrics
 
     def _dea(
-        self, obj: Any, model: Any, batch: PretrainBatch, gen: torch.Generator, device: Any, acc: dict
+        self,
+        obj: Any,
+        model: Any,
+        batch: PretrainBatch,
+        gen: torch.Generator,
+        device: Any,
+        acc: dict,
+        hide_with: int | None = None,
     ) -> None:
         c = obj.config
         kb, labels, kind = corrupt_entities(
@@ -103,11 +117,22 @@ class PretrainEvaluator:
         )
         if not bool((labels >= 0).any()):
             return
-        out = model(**batch.replace(knowledge=kb).to(device).model_inputs())
+        view = batch.replace(knowledge=kb)
+        if hide_with is not None:  # every aligned mention's tokens become [MASK]
+            k0 = batch.knowledge
+            pos = torch.arange(batch.input_ids.shape[1])  # (L,)
+            cover = (pos >= k0.mention_start[..., None]) & (pos < k0.mention_end[..., None])  # (B, M, L)
+            cover = (cover & (labels >= 0)[..., None]).any(1)  # (B, L)
+            view = view.replace(input_ids=batch.input_ids.masked_fill(cover, hide_with))
+        out = model(**view.to(device).model_inputs())
         logits, target, where = obj.predict(
             out.text_hidden, batch.knowledge.to(device), labels.to(device), model.entities.weight
         )
         right = (logits.argmax(1) == target).cpu()
+        if hide_with is not None:
+            acc["hidden"][0] += int(right.sum())
+            acc["hidden"][1] += len(right)
+            return
         masked = kind[where.cpu()] == 2
         acc["all"][0] += int(right.sum())
         acc["all"][1] += len(right)

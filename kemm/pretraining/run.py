@@ -128,22 +128,9 @@ def _is_main() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
-def pretrain(
-    config: PretrainConfig, out: str | Path, resume: bool = False, progress: Any = None
-) -> PretrainResult:
-    """Pre-train a vision-language model with knowledge; see the module docstring for what is written.
-
-    Args:
-        config: the run's settings; out: the run directory; resume: continue the run in ``out``.
-        progress: handler(s) of the engine's :class:`~kemm.training.ProgressEvent` (default: log lines).
-
-    Raises:
-        InputError: a bad record (file and line) under ``on_error: raise``, an image that does not decode.
-        TrainingDivergedError: the loss became NaN (the last good checkpoint is kept).
-        ResumeMismatchError / RunFinishedError: ``resume`` with other settings / of a finished run.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def build_task(config: PretrainConfig, out: Path | None = None) -> tuple[PretrainTask, Any, int]:
+    """``(task, tokenizer, records skipped)``: everything :func:`pretrain` runs, built from ``config``
+    (skipped records are written to ``out/skipped.tsv`` when ``out`` is given)."""
     data = config.data.resolved()
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
@@ -158,7 +145,7 @@ def pretrain(
             **_split(data, True), reader=data.reader, check_images=data.check_images, on_error=data.on_error
         )  # type: ignore[arg-type]
     skipped = train.skipped + (valid.skipped if valid is not None else [])
-    if skipped and _is_main():
+    if skipped and out is not None and _is_main():
         from kemm.data.readers.base import SKIP_HEADER
         from kemm.utils.io import tsv_escape
 
@@ -223,6 +210,26 @@ def pretrain(
         settings,
         inputs,
     )
+    return task, tokenizer, len(skipped)
+
+
+def pretrain(
+    config: PretrainConfig, out: str | Path, resume: bool = False, progress: Any = None
+) -> PretrainResult:
+    """Pre-train a vision-language model with knowledge; see the module docstring for what is written.
+
+    Args:
+        config: the run's settings; out: the run directory; resume: continue the run in ``out``.
+        progress: handler(s) of the engine's :class:`~kemm.training.ProgressEvent` (default: log lines).
+
+    Raises:
+        InputError: a bad record (file and line) under ``on_error: raise``, an image that does not decode.
+        TrainingDivergedError: the loss became NaN (the last good checkpoint is kept).
+        ResumeMismatchError / RunFinishedError: ``resume`` with other settings / of a finished run.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    task, tokenizer, skipped = build_task(config, out)
     if _is_main():
         with atomic_write(out / "config.yaml") as f:
             yaml.safe_dump(config.to_dict(), f, sort_keys=False)
@@ -231,7 +238,24 @@ def pretrain(
     wait = sum(waits) / len(waits) if waits else None
     if _is_main():
         save_run(out, task, tokenizer, fit, wait)
-    return PretrainResult(out, fit, dict(fit.metrics), len(skipped), wait)
+    return PretrainResult(out, fit, dict(fit.metrics), skipped, wait)
+
+
+def evaluate_run(run_dir: str | Path, device: str = "cpu") -> dict[str, float]:
+    """The validation metrics of a finished run, recomputed from ``RUN/config.yaml`` and its
+    checkpoint (e.g. after a metric was added)."""
+    from kemm.training import RunContext
+    from kemm.training.checkpoint import load_checkpoint
+
+    run_dir = Path(run_dir)
+    config = PretrainConfig.from_yaml(run_dir / "config.yaml")
+    task, _, _ = build_task(config)
+    _, weights, _, _ = load_checkpoint(run_dir / "checkpoint", torch.device(device))
+    task.model.load_state_dict(weights)
+    task.model.to(device).eval()
+    ctx = RunContext(torch.device(device), torch.Generator(), seed=config.engine.seed)
+    with torch.no_grad():
+        return task.validate(ctx)
 
 
 def save_run(out: Path, task: PretrainTask, tokenizer: Any, fit: FitResult, wait: float | None) -> None:
