@@ -5,13 +5,13 @@ from pathlib import Path
 from kemm.kg import READERS
 
 TESTED = {
-    "ntriples": "tests/kg/readers/test_rdf_formats.py",
-    "nquads": "tests/kg/readers/test_rdf_formats.py",
-    "turtle": "tests/kg/readers/test_rdf_formats.py",
-    "rdfxml": "tests/kg/readers/test_rdf_formats.py",
-    "jsonld": "tests/kg/readers/test_rdf_formats.py",
-    "n3": "tests/kg/readers/test_rdf_formats.py",
-    "trig": "tests/kg/readers/test_rdf_formats.py",
+    "ntriples": "tests/kg/readers/test_rdf.py",
+    "nquads": "tests/kg/readers/test_rdf.py",
+    "turtle": "tests/kg/readers/test_rdf.py",
+    "rdfxml": "tests/kg/readers/test_rdf.py",
+    "jsonld": "tests/kg/readers/test_rdf.py",
+    "n3": "tests/kg/readers/test_rdf.py",
+    "trig": "tests/kg/readers/test_rdf.py",
     "conceptnet": "tests/kg/readers/test_conceptnet.py",
     "tsv": "tests/kg/readers/test_tsv.py",
     "wordnet": "tests/kg/readers/test_wordnet.py",
