@@ -5,14 +5,37 @@ import torch
 
 from kemm.errors import KemmError
 from kemm.training import OPTIMIZERS, build_optimizer
+from tests.meta import assert_every_part_tested
 
 
 def sparse_model():
     return torch.nn.ModuleDict({"emb": torch.nn.Embedding(4, 2, sparse=True), "lin": torch.nn.Linear(2, 1)})
 
 
-def test_names():
-    assert OPTIMIZERS.names() == ["adagrad", "adam", "adamw", "sgd"]
+# first step on f(w) = w^2 from w = 1 (gradient 2), lr 0.1, by hand: SGD moves by lr * g; Adam and
+# Adagrad move by lr (they normalise the gradient); AdamW first decays w by lr * weight_decay
+FIRST_STEP = {
+    "sgd": ({}, 1 - 0.1 * 2),
+    "adam": ({}, 1 - 0.1),
+    "adagrad": ({}, 1 - 0.1),
+    "adamw": ({"weight_decay": 0.5}, 1 * (1 - 0.1 * 0.5) - 0.1),
+}
+
+
+def test_every_optimizer_has_a_hand_computed_first_step():
+    assert_every_part_tested(OPTIMIZERS, FIRST_STEP)
+
+
+@pytest.mark.parametrize("name", sorted(FIRST_STEP))
+def test_first_step(name):
+    kwargs, expected = FIRST_STEP[name]
+    w = torch.nn.Parameter(torch.tensor([1.0]))
+    module = torch.nn.Module()
+    module.w = w
+    opt = build_optimizer(name, module, lr=0.1, **kwargs)
+    (w**2).sum().backward()
+    opt.step()
+    assert w.item() == pytest.approx(expected, abs=1e-6)
 
 
 def test_sparse_tables_get_sparse_adam_under_adam():
