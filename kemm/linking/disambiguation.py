@@ -10,8 +10,9 @@ The score of candidate ``e`` of a mention is::
 words are compared with; a KG of concepts with short definitions is compared with the sentence only)
 
 When the context calls for a part of speech (:func:`kemm.linking.senses.pos_cue`: "the dogs" is a
-noun) and some candidates have it, ``P(e | form)`` of the candidates of another known part of speech
-is multiplied by ``pos_penalty`` (and the priors rescaled to their former sum).
+noun) and some candidates have it, the candidates of another known part of speech have their prior,
+context and coherence terms multiplied by ``pos_penalty`` (the priors then rescaled to their former
+sum), so a strong context does not bring back "to dog" in "the dogs".
 
 ``sim`` is the dense similarity (1 for phrase matches); ``cos(text, e)`` the cosine between the
 encoded text and the encoded sense text of ``e`` (:func:`kemm.linking.senses.sense_text`: its
@@ -140,15 +141,21 @@ class Disambiguator:
                 out[c] = sum(not nb.isdisjoint(o) for o in others) / len(others)
         return out
 
-    def prior(self, m: Mention) -> np.ndarray:
-        """shape: (k,) ``m.prior`` after the part-of-speech cue (see the module docstring)."""
+    def pos_factor(self, m: Mention) -> np.ndarray | None:
+        """shape: (k,) ``pos_penalty`` for candidates of another part of speech than the cue, else 1."""
         if m.pos_cue is None or self.entity_pos is None or self.config.pos_penalty >= 1.0 or len(m.ids) < 2:
-            return m.prior
+            return None
         pos = self.entity_pos[m.ids]  # (k,)
         fits = pos == m.pos_cue
         if not fits.any():
+            return None
+        return np.where((pos != "") & ~fits, self.config.pos_penalty, 1.0).astype(np.float32)
+
+    def prior(self, m: Mention, factor: np.ndarray | None = None) -> np.ndarray:
+        """shape: (k,) ``m.prior`` times the part-of-speech ``factor``, rescaled to its former sum."""
+        if factor is None:
             return m.prior
-        prior = np.where((pos != "") & ~fits, m.prior * self.config.pos_penalty, m.prior)
+        prior = m.prior * factor
         return (prior * (m.prior.sum() / max(float(prior.sum()), 1e-12))).astype(np.float32)
 
     def resolve(self, mentions: list[Mention], context: Context | None = None) -> list[Decision]:
@@ -158,7 +165,8 @@ class Disambiguator:
         for i, m in enumerate(mentions):
             if not len(m.ids):
                 continue
-            scores = cfg.prior_weight * self.prior(m) * m.similarity  # (k,)
+            factor = self.pos_factor(m)
+            scores = cfg.prior_weight * self.prior(m, factor) * m.similarity  # (k,)
             if len(m.ids) > 1:
                 if context is not None and self.entity_vectors is not None and cfg.context_weight > 0:
                     ev = self.entity_vectors(m.ids)  # (k, D)
@@ -168,9 +176,10 @@ class Disambiguator:
                         lexical = self.entity_pos[m.ids] != ""  # (k,)
                         words = context.word_similarity(ev, m.start, m.end)
                         ctx = ctx + cfg.context_word_weight * np.where(lexical, words, 0.0)
-                    scores = scores + cfg.context_weight * ctx
+                    scores = scores + cfg.context_weight * ctx * (factor if factor is not None else 1.0)
                 if cfg.coherence_weight > 0 and len(mentions) > 1:
-                    scores = scores + cfg.coherence_weight * self.coherence(mentions, i)
+                    coh = self.coherence(mentions, i)
+                    scores = scores + cfg.coherence_weight * coh * (factor if factor is not None else 1.0)
             best = int(np.argmax(scores))
             score = float(scores[best])
             decisions.append(Decision(m, best if score >= cfg.nil_threshold else -1, score, scores))

@@ -63,3 +63,21 @@ def test_the_dogs_are_animals(dog_kg):
     off = EntityLinker.from_kg(dog_kg, LinkerConfig(encoder=None, coherence_weight=0.0, pos_penalty=1.0))
     dogs = off.link("The dogs chased a cat.")[0]
     assert dogs.score == pytest.approx(0.5 * 0.95)  # a tie without the cue (lemma match: 0.95)
+
+
+def test_context_does_not_bring_back_the_wrong_part_of_speech(dog_kg):
+    from kemm.linking.candidates import Mention
+    from kemm.linking.disambiguation import Context, Disambiguator
+
+    vecs = {0: np.array([1.0, 0.0]), 1: np.array([0.0, 1.0])}  # the verb matches the context
+    dogs = Mention(1, 2, 4, 8, "dogs", "lemma", np.array([0, 1]), np.array([0.5, 0.5], dtype=np.float32),
+                   np.ones(2, dtype=np.float32), ["lemma"] * 2, pos_cue="n")  # fmt: skip
+    context = Context(np.array([0.0, 1.0]))
+
+    def decide(pos_penalty):
+        cfg = LinkerConfig(encoder=None, context_weight=1.0, coherence_weight=0.0, pos_penalty=pos_penalty)
+        d = Disambiguator(dog_kg, cfg, lambda ids: np.stack([vecs[int(i)] for i in ids]), entity_pos(dog_kg))
+        return d.resolve([dogs], context)[0].entity
+
+    assert decide(1.0) == 1  # no cue: the context picks "to dog"
+    assert decide(0.1) == 0  # "the dogs": the noun, however well the verb's gloss fits
