@@ -67,6 +67,9 @@ class AblationConfig:
         pretrained: fusion module -> pre-trained checkpoint directory, shared by every seed,
             setting and task of that module (model-based tasks only).
         baselines: also report the chance level and the train prior of each task.
+        finetune: how the model-based tasks are fine-tuned, the fields of
+            :class:`kemm.evaluation.finetune.FinetuneConfig` (model built fresh when a fusion
+            module has no ``pretrained`` checkpoint, epochs, batch size, learning rate, ...).
     """
 
     benchmark: str
@@ -80,8 +83,12 @@ class AblationConfig:
     kge_epochs: int | None = None
     pretrained: dict[str, str] = field(default_factory=dict)
     baselines: bool = True
+    finetune: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        import kemm.evaluation.finetune  # noqa: F401 - registers the FINETUNERS
+        from kemm.evaluation.finetune import FinetuneConfig
+
         for t in self.tasks:
             EVAL_TASKS.get(t)  # unknown names: an error naming the nearest
         bad = [s for s in self.settings if s not in SETTINGS]
@@ -93,6 +100,7 @@ class AblationConfig:
             raise KemmError("no tasks to run")
         if self.split not in ("val", "test"):
             raise KemmError(f"split must be 'val' or 'test', got {self.split!r}")
+        FinetuneConfig.from_dict(dict(self.finetune))  # misspelt keys: an error before anything runs
         model_tasks = [t for t in self.tasks if t not in ("linkpred", "factverify")]
         missing = [t for t in model_tasks if t not in FINETUNERS]
         if missing and self.fusions:

@@ -62,8 +62,8 @@ def test_config_is_checked(setup, tmp_path):
     bench, kg_dir, _ = setup
     with pytest.raises(KemmError, match="unknown evaluation task 'lamma'; did you mean 'lama'"):
         AblationConfig(benchmark=str(bench), kg=str(kg_dir), tasks=["lamma"])
-    with pytest.raises(KemmError, match="no fine-tuning is registered for csqa"):
-        AblationConfig(benchmark=str(bench), kg=str(kg_dir), tasks=["csqa"], fusions=["none"])
+    with pytest.raises(KemmError, match="no fine-tuning is registered for obqa"):
+        AblationConfig(benchmark=str(bench), kg=str(kg_dir), tasks=["obqa"], fusions=["none"])
     with pytest.raises(KemmError, match="distinct"):
         AblationConfig(benchmark=str(bench), kg=str(kg_dir), seeds=[1, 1])
     (tmp_path / "a.yaml").write_text("benchmark: x\nkg: y\nseed: [1]\n")

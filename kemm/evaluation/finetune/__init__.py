@@ -1,0 +1,14 @@
+"""Fine-tuning a vision-language model per fusion module on each evaluation task, one file per
+kind of task (:mod:`.multiple_choice`, :mod:`.vqa`, :mod:`.cloze`; shared pieces in :mod:`.base`).
+
+Importing this package registers each in :data:`kemm.evaluation.ablation.FINETUNERS`, which
+``kemm eval ablate`` calls for ``fusion: none`` and every fusion module, per seed and setting.
+"""
+
+from kemm.evaluation.ablation import FINETUNERS
+from kemm.evaluation.finetune.base import FinetuneConfig
+from kemm.evaluation.finetune.multiple_choice import finetune_multiple_choice
+
+FINETUNERS.setdefault("csqa", finetune_multiple_choice)
+
+__all__ = ["FINETUNERS", "FinetuneConfig", "finetune_multiple_choice"]

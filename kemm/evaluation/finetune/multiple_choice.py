@@ -1,0 +1,244 @@
+"""Fine-tuning multiple choice (CommonsenseQA format): one logit per (question, choice) pair.
+
+Each pair is the text ``"question [SEP] choice"``, grounded by the linker (entities before the
+separator are QA-GNN's ``question`` nodes, those of the choice ``answer`` nodes) with its subgraph,
+encoded by the backbone (the benchmark's multiple-choice questions have no image), and scored by
+:class:`~kemm.models.heads.MultipleChoiceHead` (with the pooled graph under ``gnn``); the loss is
+the cross-entropy over the ``K`` choices. The chosen indices go to
+:func:`kemm.evaluation.tasks.multiple_choice.score_multiple_choice`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kemm.data import MultipleChoiceExample
+from kemm.errors import KemmError
+from kemm.evaluation.datasets import example_id
+from kemm.evaluation.finetune.base import (
+    FinetuneConfig,
+    Grounded,
+    entity_keys,
+    ground_cached,
+    knowledge_batch,
+    needs_graph,
+    pad_texts,
+    pooled_output,
+)
+from kemm.evaluation.metrics import multiple_choice_accuracy
+from kemm.models.heads import MultipleChoiceHead
+from kemm.training import RunContext, StepOutput, Task
+
+logger = logging.getLogger(__name__)
+
+SEP = "[SEP]"
+
+
+class ChoiceModel(nn.Module):
+    """The backbone and a :class:`MultipleChoiceHead`, trained together."""
+
+    def __init__(self, backbone: nn.Module, fusion: str) -> None:
+        super().__init__()
+        self.backbone = backbone
+        hidden = int(backbone.text.config.hidden_size)  # type: ignore[union-attr,arg-type]
+        self.head = MultipleChoiceHead(hidden, graph_size=hidden if needs_graph(fusion) else None)
+
+    def forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, knowledge: Any, num_choices: int
+    ) -> torch.Tensor:
+        """``(B * K, L)`` pairs -> ``(B, K)`` logits."""
+        out = self.backbone(input_ids=ids, attention_mask=mask, knowledge=knowledge)
+        graph = (out.extras or {}).get("graph_pooled")
+        return self.head(pooled_output(out), num_choices, graph)  # (B, K)
+
+
+def pair_texts(examples: Sequence[MultipleChoiceExample]) -> tuple[list[str], list[int]]:
+    """Every ``"question [SEP] choice"`` text (question-major) and where its choice begins."""
+    texts, starts = [], []
+    for ex in examples:
+        for choice in ex.choices:
+            head = f"{ex.question} {SEP} "
+            texts.append(head + choice)
+            starts.append(len(head))
+    return texts, starts
+
+
+class MultipleChoiceTask(Task):
+    """Cross-entropy over the choices; validation accuracy decides the epoch kept.
+
+    Args:
+        model: a :class:`ChoiceModel`.
+        train, valid: grounded pairs per question (``K`` each) and the gold index of each question.
+    """
+
+    def __init__(
+        self,
+        model: ChoiceModel,
+        fusion: str,
+        train: list[list[Grounded]],
+        train_gold: list[int],
+        valid: list[list[Grounded]],
+        valid_gold: list[int],
+        cfg: FinetuneConfig,
+        pad_id: int,
+    ) -> None:
+        self.model = model
+        self.fusion = fusion
+        self.train, self.train_gold = train, train_gold
+        self.valid, self.valid_gold = valid, valid_gold
+        self.cfg = cfg
+        self.pad_id = pad_id
+        self.device = torch.device("cpu")
+        self.losses: list[float] = []  # per step
+
+    def setup(self, ctx: RunContext) -> None:
+        self.device = ctx.device
+
+    def train_batches(self, epoch: int, ctx: RunContext) -> list[list[int]]:
+        idx = ctx.shard(len(self.train), epoch).tolist()
+        bs = self.cfg.batch_size
+        return [idx[i : i + bs] for i in range(0, len(idx), bs)]
+
+    def num_batches(self, epoch: int, ctx: RunContext) -> int | None:
+        return -(-len(self.train) // self.cfg.batch_size)
+
+    def logits(self, questions: Sequence[list[Grounded]]) -> torch.Tensor:
+        k = len(questions[0])
+        if any(len(q) != k for q in questions):
+            raise KemmError("questions of one batch must have the same number of choices")
+        flat = [g for q in questions for g in q]  # (B * K)
+        ids, mask = pad_texts(flat, self.pad_id)
+        kb = knowledge_batch(flat, self.fusion).to(self.device)
+        return self.model(ids.to(self.device), mask.to(self.device), kb, k)  # (B, K)
+
+    def training_step(self, batch: list[int]) -> StepOutput:
+        logits = self.logits([self.train[i] for i in batch])
+        gold = torch.tensor([self.train_gold[i] for i in batch], device=logits.device)
+        loss = F.cross_entropy(logits, gold)
+        self.losses.append(float(loss.detach()))
+        return StepOutput(loss, num_samples=len(batch))
+
+    def configure_optimizer(self) -> Any:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        return torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+
+    def predict(self, questions: Sequence[list[Grounded]]) -> list[int]:
+        """The chosen index of every question (eval mode, no gradients)."""
+        was = self.model.training
+        self.model.eval()
+        out: list[int] = []
+        with torch.no_grad():
+            # questions with different numbers of choices go one at a time
+            i = 0
+            while i < len(questions):
+                k = len(questions[i])
+                j = i
+                while j < len(questions) and j - i < self.cfg.batch_size and len(questions[j]) == k:
+                    j += 1
+                out += self.logits(questions[i:j]).argmax(-1).tolist()
+                i = j
+        self.model.train(was)
+        return out
+
+    def validate(self, ctx: RunContext) -> dict[str, float]:
+        if not self.valid:
+            return {}
+        return {"valid/accuracy": multiple_choice_accuracy(self.predict(self.valid), self.valid_gold)}
+
+
+def _grounded(
+    key: tuple,
+    examples: Sequence[MultipleChoiceExample],
+    kg: Any,
+    tokenizer: Any,
+    cfg: FinetuneConfig,
+    fusion: str,
+) -> list[list[Grounded]]:
+    texts, starts = pair_texts(examples)
+    flat = ground_cached(key, kg, tokenizer, texts, cfg, answer_starts=starts, with_graph=needs_graph(fusion))
+    out, s = [], 0
+    for ex in examples:
+        out.append(flat[s : s + len(ex.choices)])
+        s += len(ex.choices)
+    return out
+
+
+def finetune_multiple_choice(
+    ablation: Any, task: str, fusion: str, seed: int, setting: str, kg_dir: Path, kge_run: Path, run_dir: Path
+) -> Any:
+    """Fine-tune ``fusion``'s model on the benchmark's train questions and score ``ablation.split``
+    (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
+    from kemm.evaluation.benchmark import Benchmark
+    from kemm.evaluation.datasets import load_examples
+    from kemm.evaluation.finetune.base import engine_config, finished, load_backbone, setup_run
+    from kemm.evaluation.runner import _facts
+    from kemm.evaluation.tasks.base import write_result
+    from kemm.evaluation.tasks.multiple_choice import score_multiple_choice
+    from kemm.kg.graph import KnowledgeGraph
+    from kemm.training import Engine
+
+    run_dir = Path(run_dir)
+    done = finished(run_dir)
+    if done is not None:
+        return done
+    cfg, pretrained = setup_run(ablation, fusion, seed)
+    bench = Benchmark(ablation.benchmark)
+    specs = {s: bench.dataset("csqa", s) for s in ("train", "val", ablation.split)}
+    data = {s: load_examples(sp.format, sp.path, **sp.options) for s, sp in specs.items()}
+    train = data["train"][: cfg.max_train] if cfg.max_train else data["train"]
+    kg = KnowledgeGraph.load(kg_dir)
+    backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained)
+    grounded = {
+        s: _grounded(("csqa", str(specs[s].path), str(kg_dir)), data[s], kg, tokenizer, cfg, fusion)
+        for s in data
+    }
+    model = ChoiceModel(backbone, fusion)
+    mc = MultipleChoiceTask(
+        model,
+        fusion,
+        grounded["train"][: len(train)],
+        [int(ex.answer) for ex in train],
+        grounded["val"],
+        [int(ex.answer) for ex in data["val"]],
+        cfg,
+        tokenizer.pad_token_id or 0,
+    )
+    # no run directory: a fine-tuning run is short and its answers, not its checkpoint, are kept
+    fit = Engine(mc, engine_config(cfg, seed, "valid/accuracy"), None).fit()
+    examples = data[ablation.split]
+    chosen = mc.predict(grounded[ablation.split])
+    ids = [example_id(ex) for ex in examples]
+    entities = {
+        i: [k for g in q for k in entity_keys(kg, g.knowledge)] for i, q in zip(ids, grounded[ablation.split])
+    }
+    entities = {i: list(dict.fromkeys(v)) for i, v in entities.items()}
+    result, preds = score_multiple_choice(
+        task,
+        examples,
+        dict(zip(ids, chosen)),
+        _facts(examples, specs[ablation.split]),
+        bench.heldout(ablation.split),
+        entities,
+        setting,
+    )
+    result.info.update(
+        {
+            "fusion": fusion,
+            "seed": seed,
+            "checkpoint": str(pretrained) if pretrained else f"fresh {cfg.architecture}",
+            "kge": str(kge_run),
+            "kg": str(kg_dir),
+            "train_questions": len(train),
+            "best_epoch": fit.best_epoch,
+            "valid_accuracy": fit.best_metric,
+            "epoch_losses": [round(float(h["loss"]), 4) for h in fit.history],
+        }
+    )
+    return write_result(run_dir, result, preds)
