@@ -1,0 +1,338 @@
+"""Fine-tuning knowledge VQA (OK-VQA format): the VQA head's answer classifier and KG-entity pointer.
+
+Each question is encoded with its image (resized and normalised by the pre-training processor,
+:class:`kemm.pretraining.data.PairProcessor`) and its text grounded by the linker.
+:class:`~kemm.models.heads.VQAHead` mixes a classifier over the training answers
+(:class:`~kemm.evaluation.answers.AnswerVocabulary`) with a pointer over every KG entity, so an
+answer outside the vocabulary is reachable through an entity whose label it is. The loss is the
+soft-target cross-entropy on the head's combined ``log_probs``: each human answer weighs
+``min(1, count / 3)`` (the official accuracy of that answer), on its vocabulary entry and on every
+entity labelled with it, normalised to sum to one.
+
+Object links:
+
+* ``oracle_links: true`` -- the benchmark's ground-truth objects (their boxes become regions, their
+  KG entities region mentions); reported as ``links: oracle``, apart from the headline;
+* ``oracle_links: false`` (the headline) -- **no object links**: the model sees the image patches
+  and the entities linked in the question text only. Objects linked by the model's own region
+  classifier are not implemented yet; ``info["object_links"]`` says which of the two ran.
+
+The answer strings go to :func:`kemm.evaluation.tasks.vqa.score_vqa`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kemm.data import VQAExample
+from kemm.evaluation.answers import AnswerVocabulary
+from kemm.evaluation.datasets import example_id
+from kemm.evaluation.finetune.base import (
+    FinetuneConfig,
+    Grounded,
+    entity_keys,
+    ground_cached,
+    knowledge_batch,
+    pad_texts,
+    pooled_output,
+)
+from kemm.evaluation.metrics import vqa_soft_accuracy
+from kemm.models.heads import VQAHead
+from kemm.training import RunContext, StepOutput, Task
+
+logger = logging.getLogger(__name__)
+
+
+class VQAModel(nn.Module):
+    """The backbone and a :class:`VQAHead` over the answer vocabulary and every KG entity."""
+
+    def __init__(self, backbone: nn.Module, num_answers: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        hidden = int(backbone.text.config.hidden_size)  # type: ignore[union-attr,arg-type]
+        self.head = VQAHead(hidden, num_answers, int(backbone.entities.entity_dim))  # type: ignore[union-attr,arg-type]
+
+    def forward(self, inputs: dict[str, Any]) -> torch.Tensor:
+        """``log_probs`` ``(B, A + N)``."""
+        out = self.backbone(**inputs)
+        return self.head(pooled_output(out), self.backbone.entities).log_probs  # type: ignore[arg-type]
+
+
+class VQAItem:
+    """One question ready for the model: grounded text, image pixels, regions (oracle links only)."""
+
+    def __init__(
+        self, text: Grounded, pixels: torch.Tensor, boxes: torch.Tensor, target: dict[int, float]
+    ) -> None:
+        self.text = text
+        self.pixels = pixels  # (3, S, S)
+        self.boxes = boxes  # (R, 4); R = 0 without object links
+        self.target = target  # answer index (vocabulary a, or A + entity n) -> weight, summing to 1
+
+
+def answer_targets(
+    answers: Sequence[str], vocabulary: AnswerVocabulary, entities_of: dict[str, list[int]]
+) -> dict[int, float]:
+    """Soft targets over ``A + N``: each human answer weighs ``min(1, count / 3)``, on its vocabulary
+    entry and every entity labelled with it; normalised (empty when no answer is reachable)."""
+    index, a = vocabulary.index, len(vocabulary)
+    target: dict[int, float] = defaultdict(float)
+    for answer, count in Counter(answers).items():
+        weight = min(1.0, count / 3.0)
+        if answer in index:
+            target[index[answer]] += weight
+        for n in entities_of.get(answer, []):
+            target[a + n] += weight
+    total = sum(target.values())
+    return {k: v / total for k, v in target.items()} if total else {}
+
+
+class VQATask(Task):
+    """Soft-target cross-entropy on the VQA head; validation VQA accuracy decides the epoch kept."""
+
+    def __init__(
+        self,
+        model: VQAModel,
+        fusion: str,
+        train: list[VQAItem],
+        valid: list[VQAItem],
+        valid_answers: list[list[str]],
+        answer_names: list[str],
+        cfg: FinetuneConfig,
+        pad_id: int,
+    ) -> None:
+        self.model = model
+        self.fusion = fusion
+        self.train = [x for x in train if x.target]  # questions no answer of which is reachable teach nothing
+        self.valid, self.valid_answers = valid, valid_answers
+        self.answer_names = answer_names  # A + N names: vocabulary answers, then entity labels
+        self.cfg = cfg
+        self.pad_id = pad_id
+        self.device = torch.device("cpu")
+
+    def setup(self, ctx: RunContext) -> None:
+        self.device = ctx.device
+
+    def train_batches(self, epoch: int, ctx: RunContext) -> list[list[int]]:
+        idx = ctx.shard(len(self.train), epoch).tolist()
+        bs = self.cfg.batch_size
+        return [idx[i : i + bs] for i in range(0, len(idx), bs)]
+
+    def num_batches(self, epoch: int, ctx: RunContext) -> int | None:
+        return -(-len(self.train) // self.cfg.batch_size)
+
+    def log_probs(self, items: Sequence[VQAItem]) -> torch.Tensor:
+        ids, mask = pad_texts([x.text for x in items], self.pad_id)
+        inputs: dict[str, Any] = {
+            "input_ids": ids.to(self.device),
+            "attention_mask": mask.to(self.device),
+            "pixel_values": torch.stack([x.pixels for x in items]).to(self.device),  # (B, 3, S, S)
+            "knowledge": knowledge_batch([x.text for x in items], self.fusion).to(self.device),
+        }
+        r = max(len(x.boxes) for x in items)
+        if r:
+            boxes = torch.zeros((len(items), r, 4))
+            boxes[..., 2:] = 1.0  # a padded region is a 1-pixel box (never attended)
+            region_mask = torch.zeros((len(items), r), dtype=torch.bool)
+            for i, x in enumerate(items):
+                boxes[i, : len(x.boxes)], region_mask[i, : len(x.boxes)] = x.boxes, True
+            inputs.update(boxes=boxes.to(self.device), region_mask=region_mask.to(self.device))
+        return self.model(inputs)  # (B, A + N)
+
+    def training_step(self, batch: list[int]) -> StepOutput:
+        items = [self.train[i] for i in batch]
+        logp = self.log_probs(items)
+        target = torch.zeros_like(logp)  # (B, A + N)
+        for i, x in enumerate(items):
+            for k, w in x.target.items():
+                target[i, k] = w
+        loss = -(target * logp.clamp_min(-1e4)).sum(-1).mean()
+        return StepOutput(loss, num_samples=len(items))
+
+    def configure_optimizer(self) -> Any:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        return torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+
+    def predict(self, items: Sequence[VQAItem]) -> list[str]:
+        was = self.model.training
+        self.model.eval()
+        out: list[str] = []
+        with torch.no_grad():
+            for s in range(0, len(items), self.cfg.batch_size):
+                best = self.log_probs(items[s : s + self.cfg.batch_size]).argmax(-1).tolist()
+                out += [self.answer_names[k] for k in best]
+        self.model.train(was)
+        return out
+
+    def validate(self, ctx: RunContext) -> dict[str, float]:
+        if not self.valid:
+            return {}
+        preds = self.predict(self.valid)
+        acc = [vqa_soft_accuracy(p, g) for p, g in zip(preds, self.valid_answers)]
+        return {"valid/vqa_accuracy": sum(acc) / len(acc)}
+
+
+def _objects(bench_root: Path, split: str) -> dict[Any, list[Any]]:
+    """image id -> its ground-truth objects (the benchmark's COCO instances)."""
+    from kemm.data import read_dataset
+
+    path = bench_root / "annotations" / f"instances_{split}.json"
+    return {a.image_id: list(a.objects) for a in read_dataset("coco-instances", path, check_images="none")}
+
+
+def _items(
+    split: str,
+    examples: Sequence[VQAExample],
+    objects: dict[Any, list[Any]],
+    kg: Any,
+    tokenizer: Any,
+    processor: Any,
+    cfg: FinetuneConfig,
+    fusion: str,
+    key: tuple,
+    targets: list[dict[int, float]],
+) -> list[VQAItem]:
+    from kemm.evaluation.finetune.base import needs_graph
+
+    pixels: dict[Any, tuple[torch.Tensor, torch.Tensor, list[int | None]]] = {}
+    links: list[list[int | None]] = []
+    for ex in examples:
+        if ex.image_id not in pixels:
+            objs = objects.get(ex.image_id, []) if cfg.oracle_links else []
+            ents = [_entity(kg, o) for o in objs]
+            x, boxes, _, order = processor.image(ex, objs, [e if e is not None else -1 for e in ents])
+            pixels[ex.image_id] = (x, boxes, [ents[i] for i in order])
+        links.append(pixels[ex.image_id][2])
+    texts = ground_cached(
+        (*key, cfg.oracle_links),
+        kg,
+        tokenizer,
+        [ex.question for ex in examples],
+        cfg,
+        object_links=links if cfg.oracle_links else None,
+        with_graph=needs_graph(fusion),
+    )
+    return [
+        VQAItem(t, pixels[ex.image_id][0], pixels[ex.image_id][1], tg)
+        for ex, t, tg in zip(examples, texts, targets)
+    ]
+
+
+def _entity(kg: Any, obj: Any) -> int | None:
+    if not obj.entity:
+        return None
+    try:
+        return int(kg.entity_id(obj.entity))
+    except Exception:  # noqa: BLE001 - an object outside the KG links to nothing
+        return None
+
+
+def finetune_vqa(
+    ablation: Any,
+    task: str,
+    fusion: str,
+    seed: int,
+    setting: str,
+    kg_dir: Path,
+    kge_run: Path,
+    run_dir: Path,
+) -> Any:
+    """Fine-tune ``fusion``'s model on the benchmark's train questions and score ``ablation.split``
+    (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
+    from kemm.evaluation.benchmark import Benchmark
+    from kemm.evaluation.datasets import load_examples
+    from kemm.evaluation.finetune.base import engine_config, finished, load_backbone, setup_run
+    from kemm.evaluation.runner import _facts
+    from kemm.evaluation.tasks.base import write_result
+    from kemm.evaluation.tasks.vqa import score_vqa
+    from kemm.kg.graph import KnowledgeGraph
+    from kemm.pretraining.data import PairProcessor
+    from kemm.training import Engine
+
+    run_dir = Path(run_dir)
+    done = finished(run_dir)
+    if done is not None:
+        return done
+    cfg, pretrained = setup_run(ablation, fusion, seed)
+    bench = Benchmark(ablation.benchmark)
+    specs = {s: bench.dataset("okvqa", s) for s in ("train", "val", ablation.split)}
+    data = {s: load_examples(sp.format, sp.path, **sp.options) for s, sp in specs.items()}
+    if cfg.max_train:
+        data["train"] = data["train"][: cfg.max_train]
+    kg = KnowledgeGraph.load(kg_dir)
+    backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained)
+    vocab = AnswerVocabulary.from_examples(data["train"])
+    labels = [kg.entity_label(i) for i in range(kg.num_entities)]
+    entities_of: dict[str, list[int]] = defaultdict(list)
+    for n, label in enumerate(labels):
+        entities_of[label.lower()].append(n)
+    names = list(vocab.answers) + labels
+    image_size = backbone.vision_config.image_size  # type: ignore[union-attr]
+    processor = PairProcessor(tokenizer, int(image_size), cfg.max_length)  # type: ignore[arg-type]
+    items = {
+        s: _items(
+            s,
+            data[s],
+            _objects(bench.root, s),
+            kg,
+            tokenizer,
+            processor,
+            cfg,
+            fusion,
+            ("okvqa", str(specs[s].path), str(kg_dir), int(image_size)),  # type: ignore[arg-type]
+            [answer_targets(ex.answers, vocab, entities_of) for ex in data[s]],
+        )
+        for s in data
+    }
+    model = VQAModel(backbone, len(vocab))
+    vt = VQATask(
+        model,
+        fusion,
+        items["train"],
+        items["val"],
+        [list(ex.answers) for ex in data["val"]],
+        names,
+        cfg,
+        tokenizer.pad_token_id or 0,
+    )
+    fit = Engine(vt, engine_config(cfg, seed, "valid/vqa_accuracy"), None).fit()
+    examples = data[ablation.split]
+    ids = [example_id(ex) for ex in examples]
+    answers = dict(zip(ids, vt.predict(items[ablation.split])))
+    entities = {i: entity_keys(kg, it.text.knowledge) for i, it in zip(ids, items[ablation.split])}
+    links = "oracle" if cfg.oracle_links else "predicted"
+    result, preds = score_vqa(
+        task,
+        examples,
+        answers,
+        vocab,
+        _facts(examples, specs[ablation.split]),
+        bench.heldout(ablation.split),
+        entities,
+        setting,
+        links,
+    )
+    from_entities = sum(a not in vocab for a in answers.values())
+    result.info.update(
+        {
+            "fusion": fusion,
+            "seed": seed,
+            "checkpoint": str(pretrained) if pretrained else f"fresh {cfg.architecture}",
+            "kge": str(kge_run),
+            "kg": str(kg_dir),
+            "object_links": "oracle (ground-truth annotations)" if cfg.oracle_links else "none",
+            "train_questions": len(vt.train),
+            "answers_from_entity_pointer": from_entities,
+            "best_epoch": fit.best_epoch,
+            "valid_vqa_accuracy": fit.best_metric,
+            "epoch_losses": [round(float(h["loss"]), 4) for h in fit.history],
+        }
+    )
+    return write_result(run_dir, result, preds)
