@@ -7,10 +7,12 @@ Importing this package registers each in :data:`kemm.evaluation.ablation.FINETUN
 
 from kemm.evaluation.ablation import FINETUNERS
 from kemm.evaluation.finetune.base import FinetuneConfig
+from kemm.evaluation.finetune.cloze import finetune_cloze
 from kemm.evaluation.finetune.multiple_choice import finetune_multiple_choice
 from kemm.evaluation.finetune.vqa import finetune_vqa
 
 FINETUNERS.setdefault("csqa", finetune_multiple_choice)
 FINETUNERS.setdefault("okvqa", finetune_vqa)
+FINETUNERS.setdefault("lama", finetune_cloze)
 
-__all__ = ["FINETUNERS", "FinetuneConfig", "finetune_multiple_choice", "finetune_vqa"]
+__all__ = ["FINETUNERS", "FinetuneConfig", "finetune_cloze", "finetune_multiple_choice", "finetune_vqa"]
