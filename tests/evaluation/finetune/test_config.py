@@ -1,0 +1,28 @@
+"""The fine-tuning settings: the shipped config parses, a misspelt key is one error before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kemm.errors import KemmError
+from kemm.evaluation.ablation import AblationConfig
+from kemm.evaluation.finetune import FinetuneConfig
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_shipped_config_parses():
+    cfg = AblationConfig.from_yaml(ROOT / "configs" / "eval" / "finetune_benchmark.yaml")
+    ft = FinetuneConfig.from_dict(cfg.finetune)
+    assert cfg.fusions == ["none", "tokens"] and ft.model["text"]["hidden_size"] == 64
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(KemmError, match="epoch"):
+        AblationConfig(benchmark="b", kg="k", tasks=["csqa"], finetune={"epoch": 2})
+    with pytest.raises(KemmError, match="comes from the ablation"):
+        FinetuneConfig(model={"fusion": "ernie"})
+    with pytest.raises(KemmError, match="batch_size must be at least 1"):
+        FinetuneConfig(batch_size=0)
