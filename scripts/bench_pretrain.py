@@ -199,7 +199,7 @@ def bare_steps(backbone, host, data, lr, device) -> tuple[float, float]:
         torch.nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        float(loss)  # the engine reads the loss every step too
+        float(loss.detach())  # the engine reads the loss every step too
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return (time.perf_counter() - t) / len(data), (time.process_time() - c) / len(data)
