@@ -34,3 +34,14 @@ def test_gnn_reads_the_subgraph(finetune_setup, tmp_path):
     _, kg_dir, _, kge = finetune_setup
     res = finetune_multiple_choice(cfg, "csqa", "gnn", 0, "fact-in-kg", kg_dir, kge, tmp_path / "gnn")
     assert res.info["fusion"] == "gnn" and 0.0 <= res.metrics["accuracy"] <= 1.0
+
+
+def test_every_finetuner_has_a_test():
+    from pathlib import Path
+
+    from kemm.evaluation.ablation import FINETUNERS
+
+    here = Path(__file__).parent
+    files = {"csqa": "test_multiple_choice.py", "okvqa": "test_vqa.py", "lama": "test_cloze.py"}
+    assert set(FINETUNERS) == set(files), "a fine-tuner was registered without a test here"
+    assert all((here / f).is_file() for f in files.values())
