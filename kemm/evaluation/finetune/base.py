@@ -255,14 +255,24 @@ def engine_config(cfg: FinetuneConfig, seed: int, metric: str) -> Any:
     )
 
 
-def finished(run_dir: Path) -> Any:
-    """The result of a run already written into ``run_dir`` (reused by a rerun), or None."""
+def finished(run_dir: Path, cfg: FinetuneConfig, pretrained: str | None) -> Any:
+    """The result of a run already written into ``run_dir`` with the same settings (reused by a
+    rerun), or None (none yet, or other settings: it is run again)."""
     from kemm.evaluation.tasks.base import METRICS_FILE, PREDICTIONS_FILE, TaskResult
 
-    if (run_dir / METRICS_FILE).is_file() and (run_dir / PREDICTIONS_FILE).is_file():
-        logger.info("fine-tuning run %s exists; reused", run_dir)
-        return TaskResult.load(run_dir)
-    return None
+    if not ((run_dir / METRICS_FILE).is_file() and (run_dir / PREDICTIONS_FILE).is_file()):
+        return None
+    result = TaskResult.load(run_dir)
+    if result.info.get("finetune") != run_settings(cfg, pretrained):
+        logger.info("fine-tuning run %s has other settings; run again", run_dir)
+        return None
+    logger.info("fine-tuning run %s exists; reused", run_dir)
+    return result
+
+
+def run_settings(cfg: FinetuneConfig, pretrained: str | None) -> dict[str, Any]:
+    """What a finished run's ``info["finetune"]`` records (JSON-ready)."""
+    return {**kemm_config.to_dict(cfg), "pretrained": pretrained}
 
 
 def setup_run(ablation: Any, fusion: str, seed: int) -> tuple[FinetuneConfig, str | None]:

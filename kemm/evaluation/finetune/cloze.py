@@ -171,7 +171,13 @@ def finetune_cloze(
     from kemm.evaluation.benchmark import Benchmark
     from kemm.evaluation.datasets import load_examples
     from kemm.evaluation.facts import read_facts
-    from kemm.evaluation.finetune.base import engine_config, finished, load_backbone, setup_run
+    from kemm.evaluation.finetune.base import (
+        engine_config,
+        finished,
+        load_backbone,
+        run_settings,
+        setup_run,
+    )
     from kemm.evaluation.tasks.base import write_result
     from kemm.evaluation.tasks.lama import (
         ClozeScores,
@@ -184,10 +190,10 @@ def finetune_cloze(
     from kemm.training import Engine
 
     run_dir = Path(run_dir)
-    done = finished(run_dir)
+    cfg, pretrained = setup_run(ablation, fusion, seed)
+    done = finished(run_dir, cfg, pretrained)
     if done is not None:
         return done
-    cfg, pretrained = setup_run(ablation, fusion, seed)
     bench = Benchmark(ablation.benchmark)
     specs = {s: bench.dataset("lama", s) for s in ("train", "val", ablation.split)}
     data = {s: load_examples(sp.format, sp.path, **sp.options) for s, sp in specs.items()}
@@ -239,6 +245,7 @@ def finetune_cloze(
         {
             "fusion": fusion,
             "seed": seed,
+            "finetune": run_settings(cfg, pretrained),
             "checkpoint": str(pretrained) if pretrained else f"fresh {cfg.architecture}",
             "kge": str(kge_run),
             "kg": str(kg_dir),

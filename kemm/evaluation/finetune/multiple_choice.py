@@ -177,7 +177,13 @@ def finetune_multiple_choice(
     (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
     from kemm.evaluation.benchmark import Benchmark
     from kemm.evaluation.datasets import load_examples
-    from kemm.evaluation.finetune.base import engine_config, finished, load_backbone, setup_run
+    from kemm.evaluation.finetune.base import (
+        engine_config,
+        finished,
+        load_backbone,
+        run_settings,
+        setup_run,
+    )
     from kemm.evaluation.runner import _facts
     from kemm.evaluation.tasks.base import write_result
     from kemm.evaluation.tasks.multiple_choice import score_multiple_choice
@@ -185,14 +191,16 @@ def finetune_multiple_choice(
     from kemm.training import Engine
 
     run_dir = Path(run_dir)
-    done = finished(run_dir)
+    cfg, pretrained = setup_run(ablation, fusion, seed)
+    done = finished(run_dir, cfg, pretrained)
     if done is not None:
         return done
-    cfg, pretrained = setup_run(ablation, fusion, seed)
     bench = Benchmark(ablation.benchmark)
     specs = {s: bench.dataset("csqa", s) for s in ("train", "val", ablation.split)}
     data = {s: load_examples(sp.format, sp.path, **sp.options) for s, sp in specs.items()}
-    train = data["train"][: cfg.max_train] if cfg.max_train else data["train"]
+    if cfg.max_train:
+        data["train"] = data["train"][: cfg.max_train]
+    train = data["train"]
     kg = KnowledgeGraph.load(kg_dir)
     backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained)
     grounded = {
@@ -203,7 +211,7 @@ def finetune_multiple_choice(
     mc = MultipleChoiceTask(
         model,
         fusion,
-        grounded["train"][: len(train)],
+        grounded["train"],
         [int(ex.answer) for ex in train],
         grounded["val"],
         [int(ex.answer) for ex in data["val"]],
@@ -232,6 +240,7 @@ def finetune_multiple_choice(
         {
             "fusion": fusion,
             "seed": seed,
+            "finetune": run_settings(cfg, pretrained),
             "checkpoint": str(pretrained) if pretrained else f"fresh {cfg.architecture}",
             "kge": str(kge_run),
             "kg": str(kg_dir),

@@ -48,12 +48,14 @@ def test_finetunes_and_scores(finetune_setup, tmp_path, fusion):
         assert any(p["entities"] for p in lines)  # the questions were grounded to KG entities
 
 
-def test_rerun_reuses_the_result(finetune_setup, tmp_path):
-    first = _run(
-        finetune_setup, tmp_path, "none", finetune={**ablation(finetune_setup).finetune, "epochs": 1}
-    )
-    again = _run(finetune_setup, tmp_path, "none")
-    assert again.metrics == first.metrics
+def test_rerun_reuses_the_result_of_the_same_settings(finetune_setup, tmp_path, caplog):
+    one = {**ablation(finetune_setup).finetune, "epochs": 1}
+    first = _run(finetune_setup, tmp_path, "none", finetune=one)
+    with caplog.at_level("INFO"):
+        again = _run(finetune_setup, tmp_path, "none", finetune=one)
+    assert again.metrics == first.metrics and "exists; reused" in caplog.text
+    other = _run(finetune_setup, tmp_path, "none", finetune={**one, "max_train": 8})
+    assert other.info["train_questions"] == 8  # other settings: run again
 
 
 def test_bad_checkpoints_are_one_error(finetune_setup, tmp_path):
