@@ -29,6 +29,7 @@ from kemm.models.entities import EntityEmbeddings
 from kemm.models.fusion.base import FusionModule, build_fusion
 from kemm.models.knowledge import KnowledgeBatch
 from kemm.registry import Registry, normalize_name
+from kemm.utils.io import sort_safetensors_header
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class KemmPreTrainedModel(nn.Module):
         os.replace(tmp, directory / CONFIG_NAME)
         tmp = directory / (WEIGHTS_NAME + ".tmp")
         save_model(self, str(tmp), metadata={"format": "pt", "model_type": self.config_class.model_type})
+        sort_safetensors_header(tmp)  # the same weights give the same bytes in every process
         os.replace(tmp, directory / WEIGHTS_NAME)
         logger.info("saved %s model to %s", self.config_class.model_type, directory)
         return directory

@@ -1,4 +1,4 @@
-"""File helpers: atomic writes, transparent gzip, checksums, TSV escaping."""
+"""File helpers: atomic writes, transparent gzip, checksums, TSV escaping, stable safetensors headers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import contextlib
 import gzip
 import hashlib
 import io
+import json
 import os
 import shutil
+import struct
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -117,6 +119,29 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def sort_safetensors_header(path: str | Path) -> None:
+    """Rewrite the JSON header of the safetensors file ``path`` with its keys sorted, in place.
+
+    The safetensors writer keeps ``metadata`` in a hash map whose order changes from process to
+    process, so the same tensors saved by two processes give different bytes; after this they give
+    the same. The tensor data and their offsets (relative to the end of the header) are untouched;
+    the header keeps its length (padded with spaces, as the format allows) when the sorted one fits.
+    """
+    path = Path(path)
+    with open(path, "rb+") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) <= n:
+            f.seek(8)
+            f.write(text.ljust(n, b" "))
+            return
+        data = f.read()
+    size = -(-len(text) // 8) * 8
+    with atomic_write(path, mode="wb") as out:
+        out.write(struct.pack("<Q", size) + text.ljust(size, b" ") + data)
 
 
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}

@@ -114,11 +114,23 @@ def test_sigkill_and_resume_reach_the_same_weights(tmp_path):
     resumed = _cli(cfg, tmp_path / "killed", "--resume")
     assert resumed.wait(300) == 0, resumed.stderr.read().decode()[-2000:]
     assert full.wait(300) == 0, full.stderr.read().decode()[-2000:]
-    a = (tmp_path / "full" / "model" / "model.safetensors").read_bytes()
-    b = (tmp_path / "killed" / "model" / "model.safetensors").read_bytes()
-    assert a == b
-    heads = [(tmp_path / r / "model" / "objectives.safetensors").read_bytes() for r in ("full", "killed")]
-    assert heads[0] == heads[1]
+    for name in ("model.safetensors", "objectives.safetensors"):
+        a, b = (tmp_path / run / "model" / name for run in ("full", "killed"))
+        _assert_same_tensors(a, b)
+        assert a.read_bytes() == b.read_bytes(), f"{name}: same tensors, different bytes"
+
+
+def _assert_same_tensors(a: Path, b: Path) -> None:
+    """The two safetensors files hold the same tensor names, metadata and values (named when not)."""
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(str(a), "pt") as fa, safe_open(str(b), "pt") as fb:
+        ka, kb = set(fa.keys()), set(fb.keys())
+        assert ka == kb, f"{a.name}: only in full {sorted(ka - kb)}, only in resumed {sorted(kb - ka)}"
+        assert fa.metadata() == fb.metadata()
+        differ = [k for k in sorted(ka) if not torch.equal(fa.get_tensor(k), fb.get_tensor(k))]
+    assert not differ, f"{a.name}: tensors that differ: {differ}"
 
 
 @pytest.mark.parametrize("flag", ["--on-error"])
