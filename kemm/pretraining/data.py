@@ -250,8 +250,14 @@ def link_pairs(split: SplitData, kg: Any, kg_path: str, config: DataConfig) -> l
     """Link captions and objects and retrieve subgraphs, or read them from the cache beside the data."""
     fp = knowledge_fingerprint(split, kg_path, config)
     cache = split.sources[0].parent / CACHE_DIR / f"{split.sources[0].name}.{fp.digest[:16]}.json"
+    # Concurrent builders (two runs on the same data) are safe: each writes a temporary file and
+    # renames it into place, and the same inputs give the same contents.
     if cache.is_file():
-        data = json.loads(cache.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(cache.read_text(encoding="utf-8"))
+        except ValueError:  # not a cache this code wrote (it writes atomically): rebuild it
+            logger.warning("unreadable knowledge cache %s; rebuilding it", cache)
+            data = {}
         if data.get("fingerprint") == fp.to_dict():
             logger.info("knowledge of %d pairs read from the cache %s", len(split.pairs), cache)
             return [PairKnowledge(**r) for r in data["pairs"]]

@@ -37,6 +37,34 @@ def test_links_and_subgraphs_cached_by_fingerprint(tmp_path, caplog):
     assert len(list(cache[0].parent.glob("*.json"))) == 2
 
 
+def test_concurrent_builders_of_a_cold_cache_agree(tmp_path):
+    """Two runs on the same data may build the cache at once: each gets the same knowledge, one
+    complete cache file remains, and no temporary file is left behind."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = PretrainConfig.from_dict(tiny_config(tmp_path)).data.resolved()
+    kg = load_kg(KG)
+    split = read_pairs(cfg.train, cfg.reader, cfg.images_dir, cfg.instances)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: link_pairs(split, kg, KG, cfg), range(4)))
+    assert all(r == results[0] for r in results[1:])
+    folder = tmp_path / "data" / "annotations" / ".kemm-pretrain-cache"
+    assert [p.suffix for p in folder.iterdir()] == [".json"]
+    assert link_pairs(split, kg, KG, cfg) == results[0]
+
+
+def test_an_unreadable_cache_is_rebuilt(tmp_path, caplog):
+    cfg = PretrainConfig.from_dict(tiny_config(tmp_path)).data.resolved()
+    kg = load_kg(KG)
+    split = read_pairs(cfg.train, cfg.reader, cfg.images_dir, cfg.instances)
+    first = link_pairs(split, kg, KG, cfg)
+    (cache,) = (tmp_path / "data" / "annotations" / ".kemm-pretrain-cache").glob("*.json")
+    cache.write_text(cache.read_text()[:100])  # cut short
+    with caplog.at_level("WARNING"):
+        assert link_pairs(split, kg, KG, cfg) == first
+    assert "rebuilding" in caplog.text and json.loads(cache.read_text())["pairs"]
+
+
 def _manifest(tmp_path, lines):
     from PIL import Image
 
