@@ -8,7 +8,8 @@ on :class:`kemm.training.Engine`. The run directory then holds::
     fingerprint.json     what a --resume must match (engine, task settings, input checksums)
     checkpoint/          the engine's resumable checkpoint (safetensors + JSON)
     model/               the backbone (``kemm.models.load_model``), its tokenizer, and
-                         objectives.safetensors (the pre-training heads)
+                         objectives.safetensors (the pre-training heads; weights tied to the
+                         backbone, like the MLM decoder, are stored once, in model.safetensors)
     metrics.json         per-epoch history, the last validation's metrics, the data-wait fraction
     curves/loss_*.png    the loss curve of every objective (per step)
     tb/                  TensorBoard events
@@ -162,7 +163,13 @@ def build_task(config: PretrainConfig, out: Path | None = None) -> tuple[Pretrai
     backbone = build_backbone(config, kg, tokenizer, entities)
     hidden = backbone.text.config.hidden_size
     host = HostSizes(
-        hidden, len(tokenizer), kg.num_entities, int(entities.entity_dim), kg.num_relations, tokenizer
+        hidden,
+        len(tokenizer),
+        kg.num_entities,
+        int(entities.entity_dim),
+        kg.num_relations,
+        tokenizer,
+        backbone.get_input_embeddings(),
     )
     objectives = {
         name: build_objective(name, opts, host)
@@ -265,7 +272,12 @@ def save_run(out: Path, task: PretrainTask, tokenizer: Any, fit: FitResult, wait
     model_dir = out / "model"
     task.model.backbone.save_pretrained(model_dir)
     tokenizer.save_pretrained(str(model_dir))
-    heads = {k: v.detach().cpu().contiguous() for k, v in task.model.objectives.state_dict().items()}
+    tied = {v.data_ptr() for v in task.model.backbone.state_dict().values()}  # e.g. the MLM decoder
+    heads = {
+        k: v.detach().cpu().contiguous()
+        for k, v in task.model.objectives.state_dict().items()
+        if v.data_ptr() not in tied
+    }
     save_file(heads, str(model_dir / "objectives.safetensors"))
     metrics = {
         "history": fit.history,

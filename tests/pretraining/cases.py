@@ -45,8 +45,10 @@ class TinyTokenizer:
         return [int(i in self.all_special_ids) for i in ids]
 
 
-def host() -> HostSizes:
-    return HostSizes(32, TEXT["vocab_size"], NUM_ENTITIES, ENTITY_DIM, NUM_RELATIONS, TinyTokenizer())
+def host(model=None) -> HostSizes:
+    """The sizes of :func:`tiny_model`; with ``model``, its word embeddings (the MLM decoder)."""
+    words = model.get_input_embeddings() if model is not None else None
+    return HostSizes(32, TEXT["vocab_size"], NUM_ENTITIES, ENTITY_DIM, NUM_RELATIONS, TinyTokenizer(), words)
 
 
 def tiny_model(fusion: str = "ernie", seed: int = 0):
@@ -109,7 +111,7 @@ def run_objective(name: str, options: dict | None = None, seed: int = 0, fusion:
     model = tiny_model(fusion, seed)
     torch.manual_seed(seed)
     names = ["itc", name] if name == "itm" else [name]
-    objs = [build_objective(n, options if n == name else None, host()) for n in names]
+    objs = [build_objective(n, options if n == name else None, host(model)) for n in names]
     gen = torch.Generator().manual_seed(seed)
     batch = tiny_batch()
     corrupted = batch

@@ -14,8 +14,9 @@ from tests.pretraining.cases import host, tiny_batch, tiny_model
 
 
 def _task(names=("itc", "itm", "mlm", "masked-objects", "entity-denoising", "link-prediction"), **weights):
-    objs = {n: build_objective(n, {"weight": weights.get(n, 1.0)}, host()) for n in names}
-    model = PretrainModel(tiny_model(), objs)
+    backbone = tiny_model()
+    objs = {n: build_objective(n, {"weight": weights.get(n, 1.0)}, host(backbone)) for n in names}
+    model = PretrainModel(backbone, objs)
     return PretrainTask(model, None, None, 4)  # type: ignore[arg-type]
 
 

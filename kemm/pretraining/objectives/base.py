@@ -56,6 +56,8 @@ class HostSizes:
         num_entities, entity_dim: the KG entity table (0 when the model has none).
         num_relations: KG relations (link prediction).
         tokenizer: the text tokenizer (MLM masking reads its special and [MASK] tokens).
+        word_embeddings: the text encoder's word embeddings (``model.get_input_embeddings()``), which
+            the MLM head's decoder is tied to.
     """
 
     hidden_size: int
@@ -64,6 +66,7 @@ class HostSizes:
     entity_dim: int = 0
     num_relations: int = 0
     tokenizer: Any = None
+    word_embeddings: Any = None
 
 
 @dataclass

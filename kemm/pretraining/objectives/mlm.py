@@ -4,8 +4,9 @@ Tokens are masked by Hugging Face's own ``DataCollatorForLanguageModeling.torch_
 with its generator set to the engine's, so a resumed run masks the same tokens: 15 % of the
 non-special, non-padding tokens are chosen; of those 80 % become [MASK], 10 % a random token and
 10 % stay. Labels are -100 everywhere else, so the loss counts the chosen positions only. The
-head is BERT's (dense, GELU, LayerNorm) with the decoder tied to the text encoder's word
-embeddings, and it reads the joint sequence (text with the image and the knowledge).
+head is :class:`kemm.models.heads.MLMHead` (BERT's: dense, GELU, LayerNorm) with the decoder tied
+to the text encoder's word embeddings, and it reads the joint sequence (text with the image and the
+knowledge).
 
 Shapes: input_ids (B, L) -> mlm_labels (B, L); text states (B, L, D) -> logits (masked, V).
 """
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from kemm.errors import KemmError
+from kemm.models.heads import MLMHead
 from kemm.pretraining.batch import PretrainBatch
 from kemm.pretraining.objectives.base import (
     OBJECTIVES,
@@ -75,23 +76,6 @@ def mask_tokens(
     return collator.torch_mask_tokens(input_ids.clone(), special_tokens_mask=special)
 
 
-class MLMHead(nn.Module):
-    """BERT's prediction head; the decoder weight is passed in (the tied word embeddings).
-
-    Shapes: (N, D) -> (N, V)
-    """
-
-    def __init__(self, hidden_size: int, vocab_size: int) -> None:
-        super().__init__()
-        self.dense = nn.Linear(hidden_size, hidden_size)
-        self.norm = nn.LayerNorm(hidden_size)
-        self.bias = nn.Parameter(torch.zeros(vocab_size))
-
-    def forward(self, hidden: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
-        x = self.norm(F.gelu(self.dense(hidden)))  # (N, D)
-        return F.linear(x, decoder, self.bias)  # (N, V)
-
-
 @OBJECTIVES.register("mlm", aliases=("masked-language-modelling", "masked-lm"))
 class MaskedLanguageModelling(Objective):
     """Masked language modelling on the joint sequence; see the module docstring."""
@@ -102,7 +86,9 @@ class MaskedLanguageModelling(Objective):
         super().__init__(config, host=host)
         if host.tokenizer is None or getattr(host.tokenizer, "mask_token", None) is None:
             raise KemmError("mlm needs a tokenizer with a [MASK] token")
-        self.head = MLMHead(host.hidden_size, host.vocab_size)
+        if host.word_embeddings is None:
+            raise KemmError("mlm needs the text encoder's word embeddings (HostSizes.word_embeddings)")
+        self.head = MLMHead(host.word_embeddings)
 
     def corrupt(self, batch: PretrainBatch, generator: torch.Generator) -> PretrainBatch:
         c = self.config
@@ -125,8 +111,7 @@ class MaskedLanguageModelling(Objective):
         where = labels != -100
         if not bool(where.any()):
             return ObjectiveOutput(zero_loss(self, out.text_hidden), {})
-        decoder = ctx.model.get_input_embeddings().weight  # (V, D)
-        logits = self.head(out.text_hidden[where], decoder).float()  # (N, V)
+        logits = self.head(out.text_hidden[where]).float()  # (N, V)
         target = labels[where]
         loss = F.cross_entropy(logits, target)
         acc = (logits.argmax(1) == target).float().mean()
