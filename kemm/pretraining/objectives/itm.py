@@ -19,8 +19,8 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from kemm.models.heads import ITMHead
 from kemm.models.knowledge import REGION, TEXT, KnowledgeBatch
 from kemm.pretraining.batch import PretrainBatch
 from kemm.pretraining.objectives.base import (
@@ -131,7 +131,7 @@ class ImageTextMatching(Objective):
 
     def __init__(self, config: ITMConfig | None = None, *, host: HostSizes) -> None:
         super().__init__(config, host=host)
-        self.head = nn.Linear(host.hidden_size, 2)
+        self.head = ITMHead(host.hidden_size)
 
     def forward(self, ctx: StepContext) -> ObjectiveOutput:
         batch = ctx.batch
