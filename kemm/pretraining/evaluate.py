@@ -25,7 +25,7 @@ from kemm.evaluation.metrics import hits_at_k, realistic_rank
 from kemm.pretraining.batch import PretrainBatch
 from kemm.pretraining.objectives import StepContext
 from kemm.pretraining.objectives.entity_denoising import corrupt_entities
-from kemm.pretraining.objectives.masked_objects import entity_logits, mask_regions
+from kemm.pretraining.objectives.masked_objects import mask_regions
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class PretrainEvaluator:
             view = view.replace(input_ids=batch.input_ids.masked_fill(cover, hide_with))
         out = model(**view.to(device).model_inputs())
         logits, target, where = obj.predict(
-            out.text_hidden, batch.knowledge.to(device), labels.to(device), model.entities.weight
+            out.text_hidden, batch.knowledge.to(device), labels.to(device), model.entities
         )
         right = (logits.argmax(1) == target).cpu()
         if hide_with is not None:
@@ -162,9 +162,7 @@ class PretrainEvaluator:
         chosen[torch.arange(len(rows)), torch.tensor(regions)] = True
         masked = mask_regions(sub, chosen).to(device)
         out = model(**masked.model_inputs())
-        logits = entity_logits(
-            out.region_hidden[chosen.to(device)], obj.proj, obj.bias, model.entities.weight
-        )
+        logits = obj.head(out.region_hidden[chosen.to(device)], model.entities)  # (N, num_entities)
         target = sub.region_entity[chosen]  # type: ignore[index]
         right = (logits.argmax(1).cpu() == target).tolist()
         for ok, e in zip(right, target.tolist()):

@@ -4,8 +4,9 @@ Of the text mentions aligned to an entity, each is, independently: with probabil
 ``replace_prob`` (5 %) given a random entity of the KG instead, with ``mask_prob`` (15 %) masked
 (no entity, no candidates), and otherwise kept. The fusion module sees the corrupted entities;
 the mention's joint state (mean over its tokens) must recover the entity it was linked to, among
-the distinct entities linked in the batch (ERNIE predicts among the sequence's entities). The
-logit of candidate ``k`` is ``proj(h) . e_k + b_k`` with ``e_k`` the entity vector.
+the distinct entities linked in the batch (ERNIE predicts among the sequence's entities), with
+:class:`kemm.models.heads.EntityPredictionHead`: the logit of candidate ``k`` is ``proj(h) . e_k``
+with ``e_k`` the entity vector.
 
 A ``fusion: none`` model runs the same objective from the tokens alone, which is the baseline
 the knowledge run must beat.
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from kemm.errors import KemmError
+from kemm.models.heads import EntityPredictionHead
 from kemm.models.knowledge import TEXT, KnowledgeBatch
 from kemm.pretraining.batch import PretrainBatch
 from kemm.pretraining.objectives.base import (
@@ -35,7 +37,6 @@ from kemm.pretraining.objectives.base import (
     StepContext,
     zero_loss,
 )
-from kemm.pretraining.objectives.masked_objects import entity_logits
 
 
 @dataclass
@@ -109,8 +110,7 @@ class EntityDenoising(Objective):
         super().__init__(config, host=host)
         if not host.num_entities:
             raise KemmError("entity-denoising needs a KG entity table (num_entities > 0)")
-        self.proj = nn.Linear(host.hidden_size, host.entity_dim)
-        self.bias = nn.Parameter(torch.zeros(host.num_entities))
+        self.head = EntityPredictionHead(host.hidden_size, host.entity_dim)
 
     def corrupt(self, batch: PretrainBatch, generator: torch.Generator) -> PretrainBatch:
         c = self.config
@@ -122,15 +122,13 @@ class EntityDenoising(Objective):
         out.targets["dea_kind"] = kind
         return out
 
-    def predict(
-        self, text_hidden: torch.Tensor, kb: KnowledgeBatch, labels: torch.Tensor, vectors: torch.Tensor
-    ):
+    def predict(self, text_hidden: torch.Tensor, kb: KnowledgeBatch, labels: torch.Tensor, entities: Any):
         """``(logits (N, C), target (N,), where (B, M))``: scores of the aligned mentions over the
-        batch's distinct linked entities."""
+        batch's distinct linked entities (``entities``: the model's entity table)."""
         where = labels >= 0  # (B, M)
         cands = torch.unique(labels[where])  # (C,) sorted
         reps = mention_states(text_hidden, kb)[where]  # (N, D)
-        logits = entity_logits(reps, self.proj, self.bias[cands], vectors[cands])  # (N, C)
+        logits = self.head(reps[None], cands, entities)[0].float()  # (N, C)
         target = torch.searchsorted(cands, labels[where])  # (N,)
         return logits, target, where
 
@@ -139,8 +137,7 @@ class EntityDenoising(Objective):
         out = ctx.corrupted()
         if not bool((labels >= 0).any()):
             return ObjectiveOutput(zero_loss(self, out.text_hidden), {})
-        vectors = ctx.model.entities.weight
-        logits, target, _ = self.predict(out.text_hidden, ctx.batch.knowledge, labels, vectors)
+        logits, target, _ = self.predict(out.text_hidden, ctx.batch.knowledge, labels, ctx.model.entities)
         loss = F.cross_entropy(logits, target)
         acc = (logits.argmax(1) == target).float().mean()
         return ObjectiveOutput(loss, {"acc/entity_denoising": float(acc)})

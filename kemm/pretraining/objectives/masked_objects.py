@@ -5,9 +5,10 @@ Of the object regions that have an entity, each is masked with probability ``pro
 least one per batch when any exists): its pixels inside the box are set to 0 (the normalised mean
 colour, so its patches carry nothing) and its region mention, if the knowledge has one, loses its
 entity (and candidates), so neither the image nor the knowledge gives the answer away. The masked
-region's joint state predicts the object's entity among all ``num_entities``: the logit of entity
-``k`` is ``proj(h) . e_k + b_k`` with ``e_k`` the model's entity vector, so entities the objective
-never saw as labels (held-out ones) can still be scored through their KG embedding.
+region's joint state predicts the object's entity among all ``num_entities`` with
+:class:`kemm.models.heads.ObjectClassificationHead`: the logit of entity ``k`` is ``proj(h) . e_k``
+with ``e_k`` the model's entity vector, so entities the objective never saw as labels (held-out
+ones) can still be scored through their KG embedding.
 
 Shapes: pixel_values (B, 3, H, W); boxes (B, R, 4); region states (B, R, D) -> logits (masked, N).
 """
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from kemm.errors import KemmError
+from kemm.models.heads import ObjectClassificationHead
 from kemm.models.knowledge import REGION
 from kemm.pretraining.batch import PretrainBatch
 from kemm.pretraining.objectives.base import (
@@ -59,13 +60,6 @@ def box_pixel_mask(boxes: torch.Tensor, chosen: torch.Tensor, height: int, width
     return (inside & chosen[..., None, None]).any(1)
 
 
-def entity_logits(
-    hidden: torch.Tensor, proj: nn.Linear, bias: torch.Tensor, vectors: torch.Tensor
-) -> torch.Tensor:
-    """``(N, D)`` states -> ``(N, C)`` logits ``proj(h) . vectors_c + bias_c`` (``vectors`` ``(C, d)``)."""
-    return proj(hidden).float() @ vectors.float().T + bias.float()
-
-
 def mask_regions(batch: PretrainBatch, chosen: torch.Tensor) -> PretrainBatch:
     """``batch`` with the ``chosen`` ``(B, R)`` regions blanked (pixels set to 0) and their region
     mentions stripped of entity and candidates."""
@@ -97,8 +91,7 @@ class MaskedObjectClassification(Objective):
         super().__init__(config, host=host)
         if not host.num_entities:
             raise KemmError("masked-objects needs a KG entity table (num_entities > 0)")
-        self.proj = nn.Linear(host.hidden_size, host.entity_dim)
-        self.bias = nn.Parameter(torch.zeros(host.num_entities))
+        self.head = ObjectClassificationHead(host.hidden_size, host.entity_dim)
 
     def corrupt(self, batch: PretrainBatch, generator: torch.Generator) -> PretrainBatch:
         if batch.boxes is None or batch.region_entity is None or batch.region_mask is None:
@@ -122,8 +115,7 @@ class MaskedObjectClassification(Objective):
             return ObjectiveOutput(zero_loss(self, like), {})
         assert ctx.batch.region_entity is not None
         target = ctx.batch.region_entity[chosen]  # (N,)
-        vectors = ctx.model.entities.weight  # (num_entities, d)
-        logits = entity_logits(out.region_hidden[chosen], self.proj, self.bias, vectors)  # (N, E)
+        logits = self.head(out.region_hidden[chosen], ctx.model.entities).float()  # (N, num_entities)
         loss = F.cross_entropy(logits, target)
         acc = (logits.argmax(1) == target).float().mean()
         return ObjectiveOutput(loss, {"acc/masked_objects": float(acc)})
