@@ -17,6 +17,8 @@ def test_shipped_config_parses():
     cfg = AblationConfig.from_yaml(ROOT / "configs" / "eval" / "finetune_benchmark.yaml")
     ft = FinetuneConfig.from_dict(cfg.finetune)
     assert cfg.fusions == ["none", "tokens"] and ft.model["text"]["hidden_size"] == 64
+    vqa = AblationConfig.from_yaml(ROOT / "configs" / "eval" / "finetune_okvqa.yaml")
+    assert vqa.tasks == ["okvqa"] and FinetuneConfig.from_dict(vqa.finetune).epochs == 15
 
 
 def test_bad_settings_are_refused():
