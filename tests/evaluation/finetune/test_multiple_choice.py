@@ -71,3 +71,23 @@ def test_bad_checkpoints_are_one_error(finetune_setup, tmp_path):
     model.save_pretrained(tmp_path / "tok")
     with pytest.raises(KemmError, match="fusion 'tokens', not 'none'"):
         _run(finetune_setup, tmp_path, "none", pretrained={"none": str(tmp_path / "tok")})
+
+
+def test_starts_from_a_pretraining_run(finetune_setup, tmp_path):
+    from kemm.evaluation.finetune.base import FinetuneConfig, load_backbone
+    from kemm.kg.graph import KnowledgeGraph
+
+    _, kg_dir, _, kge = finetune_setup
+    cfg = FinetuneConfig.from_dict(ablation(finetune_setup).finetune)
+    model, tokenizer = load_backbone(cfg, "tokens", KnowledgeGraph.load(kg_dir), kge)
+    model.save_pretrained(tmp_path / "run" / "model")  # the layout `kemm pretrain` writes
+    tokenizer.save_pretrained(str(tmp_path / "run" / "model"))
+    res = _run(
+        finetune_setup,
+        tmp_path,
+        "tokens",
+        pretrained={"tokens": str(tmp_path / "run")},
+        finetune={**ablation(finetune_setup).finetune, "epochs": 1},
+    )
+    assert res.info["checkpoint"] == str(tmp_path / "run")
+    assert res.info["finetune"]["pretrained"] == str(tmp_path / "run")
