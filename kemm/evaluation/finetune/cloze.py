@@ -9,8 +9,10 @@ split go to :func:`kemm.evaluation.tasks.lama.score_cloze` in both spaces: the L
 (single-token words of ``lama/vocab.txt``, :func:`~kemm.evaluation.tasks.lama.word_protocol`) and the
 KG-entity space. The epoch kept is the one with the best entity-space MRR on the val probes.
 
-Zero-shot scoring (no fine-tuning) is not offered: the pre-training runs save their MLM objective's
-own head (``objectives.safetensors``), not a ClozeHead with an entity scorer.
+Starting from a pre-training run whose ``objectives.safetensors`` holds the MLM objective's head
+(:class:`~kemm.models.heads.MLMHead`), the ClozeHead's word scorer starts from it
+(``info["mlm_head_from_pretraining"]``). Zero-shot scoring (no fine-tuning) is not offered: the
+entity scorer has no pre-trained weights.
 """
 
 from __future__ import annotations
@@ -142,6 +144,29 @@ class ClozeTask(Task):
         return {"valid/entity_mrr": mrr(ranks.tolist())}
 
 
+def load_mlm_head(head: ClozeHead, pretrained: str | Path | None) -> bool:
+    """Start ``head``'s word scorer from the pre-training run's MLM head; False when it has none."""
+    from safetensors.torch import load_file
+
+    from kemm.evaluation.finetune.base import model_dir
+
+    if pretrained is None:
+        return False
+    path = model_dir(pretrained) / "objectives.safetensors"
+    if not path.is_file():
+        return False
+    prefix = "mlm.head."
+    state = {k[len(prefix) :]: v for k, v in load_file(str(path)).items() if k.startswith(prefix)}
+    if not state:
+        return False
+    missing, unexpected = head.mlm.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"decoder.weight"}:  # the decoder is tied to the word embeddings
+        raise KemmError(
+            f"{path}: the MLM head does not fit the model (missing {missing}, unexpected {unexpected})"
+        )
+    return True
+
+
 def _items(
     key: tuple,
     examples: Sequence[ClozeExample],
@@ -209,9 +234,9 @@ def finetune_cloze(
         s: _items(("lama", str(specs[s].path), str(kg_dir)), data[s], objects[s], kg, tokenizer, cfg, fusion)
         for s in data
     }
-    ct = ClozeTask(
-        ClozeModel(backbone), fusion, items["train"], items["val"], cfg, tokenizer.pad_token_id or 0
-    )
+    model = ClozeModel(backbone)
+    warm = load_mlm_head(model.head, pretrained)
+    ct = ClozeTask(model, fusion, items["train"], items["val"], cfg, tokenizer.pad_token_id or 0)
     fit = Engine(ct, engine_config(cfg, seed, "valid/entity_mrr"), None).fit()
 
     examples = data[ablation.split]
@@ -251,6 +276,7 @@ def finetune_cloze(
             "kg": str(kg_dir),
             "train_probes": len(items["train"]),
             "zero_shot": False,
+            "mlm_head_from_pretraining": warm,
             "best_epoch": fit.best_epoch,
             "valid_entity_mrr": fit.best_metric,
             "epoch_losses": [round(float(h["loss"]), 4) for h in fit.history],
