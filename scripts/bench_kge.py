@@ -397,13 +397,6 @@ def worker(
     import torch
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
-    if opts.row_sparse_adam and lib == "kemm":
-        # preview of the proposed kemm.training.optim change: sparse tables under adam get
-        # RowSparseAdam (torch.optim.SparseAdam's update, index ops); patched in this worker only
-        import kemm.training.optim
-        from kemm.embeddings.sparse_adam import RowSparseAdam
-
-        kemm.training.optim.torch.optim.SparseAdam = RowSparseAdam  # type: ignore[misc]
     out = WORKERS[lib](model, ds, epochs, cache, seed, opts)
     out.update(
         {
@@ -440,11 +433,6 @@ def main() -> None:
     )
     ap.add_argument("--pykeen-epochs", type=int, default=0, help="epochs for PyKEEN (0: as --epochs)")
     ap.add_argument("--no-eval", nargs="*", default=[], help="libraries whose test evaluation is skipped")
-    ap.add_argument(
-        "--row-sparse-adam",
-        action="store_true",
-        help="kemm: sparse tables under adam get RowSparseAdam (the proposed optimiser change)",
-    )
     ap.add_argument("--models", nargs="+", default=["transe", "distmult", "rotate", "rgcn"])
     ap.add_argument("--libraries", nargs="+", default=["kemm", "pykeen", "pyg", "bare"])
     ap.add_argument("--epochs", type=int, default=100)
@@ -499,7 +487,6 @@ def main() -> None:
                     str(args.pykeen_steps),
                     *(["--tsv-dir", *map(str, args.tsv_dir)] if args.tsv_dir else []),
                     *(["--no-eval", *args.no_eval] if args.no_eval else []),
-                    *(["--row-sparse-adam"] if args.row_sparse_adam else []),
                 ]
                 print(f"{ds} {model} {lib} ({epochs} epochs) ...", file=sys.stderr, flush=True)
                 proc = subprocess.run(cmd, capture_output=True, text=True)
