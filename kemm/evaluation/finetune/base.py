@@ -284,5 +284,21 @@ def setup_run(ablation: Any, fusion: str, seed: int) -> tuple[FinetuneConfig, st
     return cfg, (getattr(ablation, "pretrained", {}) or {}).get(fusion)
 
 
+def benchmark_splits(
+    ablation: Any, task: str, cfg: FinetuneConfig
+) -> tuple[Any, dict[str, Any], dict[str, list]]:
+    """``(benchmark, specs, examples)``: ``task``'s train, val and evaluated splits of the ablation's
+    benchmark (train cut to ``cfg.max_train`` when set)."""
+    from kemm.evaluation.benchmark import Benchmark
+    from kemm.evaluation.datasets import load_examples
+
+    bench = Benchmark(ablation.benchmark)
+    specs = {s: bench.dataset(task, s) for s in ("train", "val", ablation.split)}
+    data = {s: load_examples(sp.format, sp.path, **sp.options) for s, sp in specs.items()}
+    if cfg.max_train:
+        data["train"] = data["train"][: cfg.max_train]
+    return bench, specs, data
+
+
 def replace(cfg: FinetuneConfig, **changes: Any) -> FinetuneConfig:
     return dataclasses.replace(cfg, **changes)

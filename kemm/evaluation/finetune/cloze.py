@@ -193,10 +193,9 @@ def finetune_cloze(
 ) -> Any:
     """Fine-tune ``fusion``'s model on the benchmark's train probes and score ``ablation.split``
     (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
-    from kemm.evaluation.benchmark import Benchmark
-    from kemm.evaluation.datasets import load_examples
     from kemm.evaluation.facts import read_facts
     from kemm.evaluation.finetune.base import (
+        benchmark_splits,
         engine_config,
         finished,
         load_backbone,
@@ -219,11 +218,7 @@ def finetune_cloze(
     done = finished(run_dir, cfg, pretrained)
     if done is not None:
         return done
-    bench = Benchmark(ablation.benchmark)
-    specs = {s: bench.dataset("lama", s) for s in ("train", "val", ablation.split)}
-    data = {s: load_examples(sp.format, sp.path, **sp.options) for s, sp in specs.items()}
-    if cfg.max_train:
-        data["train"] = data["train"][: cfg.max_train]
+    bench, specs, data = benchmark_splits(ablation, "lama", cfg)
     facts = {s: {f.id: f for f in read_facts(data[s], specs[s].format, specs[s].path)} for s in data}
     kg = KnowledgeGraph.load(kg_dir)
     objects = {s: {i: int(kg.entity_id(f.objects[0])) for i, f in facts[s].items()} for s in data}

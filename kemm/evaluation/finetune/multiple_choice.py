@@ -175,9 +175,8 @@ def finetune_multiple_choice(
 ) -> Any:
     """Fine-tune ``fusion``'s model on the benchmark's train questions and score ``ablation.split``
     (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
-    from kemm.evaluation.benchmark import Benchmark
-    from kemm.evaluation.datasets import load_examples
     from kemm.evaluation.finetune.base import (
+        benchmark_splits,
         engine_config,
         finished,
         load_backbone,
@@ -195,11 +194,7 @@ def finetune_multiple_choice(
     done = finished(run_dir, cfg, pretrained)
     if done is not None:
         return done
-    bench = Benchmark(ablation.benchmark)
-    specs = {s: bench.dataset("csqa", s) for s in ("train", "val", ablation.split)}
-    data = {s: load_examples(sp.format, sp.path, **sp.options) for s, sp in specs.items()}
-    if cfg.max_train:
-        data["train"] = data["train"][: cfg.max_train]
+    bench, specs, data = benchmark_splits(ablation, "csqa", cfg)
     train = data["train"]
     kg = KnowledgeGraph.load(kg_dir)
     backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained)

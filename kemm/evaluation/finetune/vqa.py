@@ -246,9 +246,8 @@ def finetune_vqa(
 ) -> Any:
     """Fine-tune ``fusion``'s model on the benchmark's train questions and score ``ablation.split``
     (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
-    from kemm.evaluation.benchmark import Benchmark
-    from kemm.evaluation.datasets import load_examples
     from kemm.evaluation.finetune.base import (
+        benchmark_splits,
         engine_config,
         finished,
         load_backbone,
@@ -267,11 +266,7 @@ def finetune_vqa(
     done = finished(run_dir, cfg, pretrained)
     if done is not None:
         return done
-    bench = Benchmark(ablation.benchmark)
-    specs = {s: bench.dataset("okvqa", s) for s in ("train", "val", ablation.split)}
-    data = {s: load_examples(sp.format, sp.path, **sp.options) for s, sp in specs.items()}
-    if cfg.max_train:
-        data["train"] = data["train"][: cfg.max_train]
+    bench, specs, data = benchmark_splits(ablation, "okvqa", cfg)
     kg = KnowledgeGraph.load(kg_dir)
     backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained)
     vocab = AnswerVocabulary.from_examples(data["train"])
