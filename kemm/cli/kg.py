@@ -221,7 +221,9 @@ def split(
 def export(
     kg_dir: Path = typer.Argument(..., help="KG directory."),
     to: ExportFormat = typer.Option(
-        ..., "--to", help="ntriples, networkx (.graphml or pickle) or pyg (torch.save)."
+        ...,
+        "--to",
+        help="ntriples, networkx (.graphml or node-link .json) or pyg (safetensors; kemm.kg.export.load_pyg).",
     ),
     out_path: Path = typer.Option(..., "--out", "-o", help="File to write."),
     split_name: str = typer.Option(None, "--split", help="pyg only: export just this split."),

@@ -1,8 +1,7 @@
-"""Write a KG out in other formats: N-Triples, networkx (GraphML or pickle), PyG (``torch.save``)."""
+"""Write a KG out in other formats: N-Triples, networkx (GraphML or node-link JSON), PyG tensors (safetensors)."""
 
 from __future__ import annotations
 
-import pickle
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -55,7 +54,10 @@ def export_ntriples(kg: KnowledgeGraph, out: str | Path, labels: bool = True) ->
 
 
 def export_networkx(kg: KnowledgeGraph, out: str | Path) -> None:
-    """GraphML when ``out`` ends in ``.graphml``, else a pickled ``networkx.MultiDiGraph``."""
+    """GraphML when ``out`` ends in ``.graphml``, else networkx's node-link JSON (nothing pickled):
+    ``networkx.node_link_graph(json.load(f), edges="edges")`` reads it back."""
+    import json
+
     import networkx as nx
 
     g = kg.to_networkx()
@@ -64,14 +66,27 @@ def export_networkx(kg: KnowledgeGraph, out: str | Path) -> None:
         with atomic_write(out, "wb") as f:
             nx.write_graphml(g, f)
     else:
-        with atomic_write(out, "wb") as f:
-            pickle.dump(g, f, protocol=pickle.HIGHEST_PROTOCOL)
+        with atomic_write(out) as f:
+            json.dump(nx.node_link_data(g, edges="edges"), f)
 
 
 def export_pyg(kg: KnowledgeGraph, out: str | Path, split: str | None = None) -> None:
-    """``torch.save`` of :meth:`KnowledgeGraph.to_pyg` (load with ``torch.load(..., weights_only=False)``)."""
-    import torch
+    """The tensors of :meth:`KnowledgeGraph.to_pyg` as safetensors (``num_nodes`` in the metadata;
+    nothing pickled): :func:`load_pyg` reads it back as a PyG ``Data``."""
+    from safetensors.torch import save
 
     data = kg.to_pyg(split=split)
+    tensors = {k: v.contiguous() for k, v in data.items() if hasattr(v, "contiguous")}
     with atomic_write(out, "wb") as f:
-        torch.save(data, f)
+        f.write(save(tensors, metadata={"num_nodes": str(data.num_nodes), "format": "kemm-pyg"}))
+
+
+def load_pyg(path: str | Path):
+    """A PyG ``Data`` from a file written by :func:`export_pyg`."""
+    from safetensors import safe_open
+    from torch_geometric.data import Data
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    return Data(**tensors, num_nodes=int(meta.get("num_nodes", 0)) or None)

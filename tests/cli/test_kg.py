@@ -2,11 +2,12 @@
 
 import json
 
+import networkx as nx
 import numpy as np
 import pytest
-import torch
 
 from kemm.kg import KnowledgeGraph
+from kemm.kg.export import load_pyg
 from tests.conftest import run_cli as run
 
 
@@ -50,11 +51,15 @@ def test_export_all_formats(kg_dir, tmp_path):
         )
 
     assert by_label(kg2) == by_label(kg)
-    run("kg", "export", kg_dir, "--to", "pyg", "--out", tmp_path / "kg.pt")
-    data = torch.load(tmp_path / "kg.pt", weights_only=False)
+    run("kg", "export", kg_dir, "--to", "pyg", "--out", tmp_path / "kg.safetensors")
+    data = load_pyg(tmp_path / "kg.safetensors")  # safetensors: nothing unpickled
     np.testing.assert_array_equal(data.edge_type.numpy(), kg.triples[:, 1])
+    assert data.num_nodes == kg.num_entities
     run("kg", "export", kg_dir, "--to", "networkx", "--out", tmp_path / "kg.graphml")
     assert (tmp_path / "kg.graphml").stat().st_size > 0
+    run("kg", "export", kg_dir, "--to", "networkx", "--out", tmp_path / "kg.json")
+    g = nx.node_link_graph(json.loads((tmp_path / "kg.json").read_text()), edges="edges")
+    assert g.number_of_edges() == kg.num_triples
 
 
 def test_neighbors(kg_dir):
