@@ -26,7 +26,7 @@ from kemm.config import from_dict, to_dict
 from kemm.errors import KemmError
 from kemm.models.configuration import VLConfig
 from kemm.models.entities import EntityEmbeddings
-from kemm.models.fusion.base import FusionModule, build_fusion
+from kemm.models.fusion.base import FusionModule, NoFusion, build_fusion
 from kemm.models.knowledge import KnowledgeBatch
 from kemm.registry import Registry, normalize_name
 from kemm.utils.io import sort_safetensors_header
@@ -77,8 +77,12 @@ class KemmPreTrainedModel(nn.Module):
             )
         self.config = config
 
-    def _fusion(self, hidden_size: int, num_layers: int) -> FusionModule:
-        """A fusion module for one stream of this model's config."""
+    def _fusion(self, hidden_size: int, num_layers: int, enabled: bool = True) -> FusionModule:
+        """The config's fusion module for one stream, or ``none`` for a stream that fuses nothing."""
+        if not enabled:
+            return NoFusion(
+                hidden_size=hidden_size, entity_dim=max(self.config.entity_dim, 1), num_layers=num_layers
+            )
         return build_fusion(
             self.config.fusion,
             self.config.fusion_options,

@@ -28,7 +28,7 @@ from kemm.models.backbones import (
 from kemm.models.base import ARCHITECTURES, KemmPreTrainedModel
 from kemm.models.configuration import DualEncoderConfig
 from kemm.models.entities import EntityEmbeddings
-from kemm.models.fusion.base import FusionContext, FusionModule, NoFusion, SequenceLayout
+from kemm.models.fusion.base import FusionContext, SequenceLayout
 from kemm.models.knowledge import KnowledgeBatch
 from kemm.models.outputs import DualEncoderOutput
 
@@ -58,14 +58,11 @@ class DualEncoderModel(KemmPreTrainedModel):
         self.text_proj = nn.Linear(tc.hidden_size, config.projection_dim, bias=False)
         self.image_proj = nn.Linear(vc.hidden_size, config.projection_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init)))
-        self.text_fusion = self._tower_fusion("text", tc.hidden_size, tc.num_hidden_layers)
-        self.vision_fusion = self._tower_fusion("vision", vc.hidden_size, vc.num_hidden_layers)
+        self.text_fusion = self._fusion(tc.hidden_size, tc.num_hidden_layers, "text" in config.fusion_towers)
+        self.vision_fusion = self._fusion(
+            vc.hidden_size, vc.num_hidden_layers, "vision" in config.fusion_towers
+        )
         self._init_new(self.region_embed, self.region_type, self.text_proj, self.image_proj)
-
-    def _tower_fusion(self, tower: str, hidden: int, layers: int) -> FusionModule:
-        if tower in self.config.fusion_towers:
-            return self._fusion(hidden, layers)
-        return NoFusion(hidden_size=hidden, entity_dim=max(self.config.entity_dim, 1), num_layers=layers)
 
     def backbone_dicts(self) -> dict:
         return {"text": backbone_dict(self.text), "vision": backbone_dict(self.vision)}

@@ -36,7 +36,7 @@ from kemm.models.backbones import (
 from kemm.models.base import ARCHITECTURES, KemmPreTrainedModel
 from kemm.models.configuration import DualStreamConfig
 from kemm.models.entities import EntityEmbeddings
-from kemm.models.fusion.base import FusionContext, FusionModule, NoFusion, SequenceLayout
+from kemm.models.fusion.base import FusionContext, SequenceLayout
 from kemm.models.knowledge import KnowledgeBatch
 from kemm.models.outputs import DualStreamOutput
 
@@ -91,14 +91,11 @@ class DualStreamModel(KemmPreTrainedModel):
         self.cross_layers = nn.ModuleList(
             [CoAttentionLayer(cross_config, layer_class) for _ in range(config.num_cross_layers)]
         )
-        self.text_fusion = self._stream_fusion("text", tc.hidden_size, tc.num_hidden_layers)
-        self.vision_fusion = self._stream_fusion("vision", vc.hidden_size, vc.num_hidden_layers)
+        self.text_fusion = self._fusion(tc.hidden_size, tc.num_hidden_layers, "text" in config.fusion_streams)
+        self.vision_fusion = self._fusion(
+            vc.hidden_size, vc.num_hidden_layers, "vision" in config.fusion_streams
+        )
         self._init_new(self.region_embed, self.region_type, self.vision_proj, self.cross_layers)
-
-    def _stream_fusion(self, stream: str, hidden: int, layers: int) -> FusionModule:
-        if stream in self.config.fusion_streams:
-            return self._fusion(hidden, layers)
-        return NoFusion(hidden_size=hidden, entity_dim=max(self.config.entity_dim, 1), num_layers=layers)
 
     def backbone_dicts(self) -> dict:
         return {"text": backbone_dict(self.text), "vision": backbone_dict(self.vision)}
