@@ -35,6 +35,7 @@ from kemm import config as kemm_config
 from kemm.errors import KemmError
 from kemm.models.knowledge import ExampleKnowledge, KnowledgeBatch
 from kemm.registry import normalize_name
+from kemm.training import RunContext, Task
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +274,26 @@ def finished(run_dir: Path, cfg: FinetuneConfig, pretrained: str | None) -> Any:
 def run_settings(cfg: FinetuneConfig, pretrained: str | None) -> dict[str, Any]:
     """What a finished run's ``info["finetune"]`` records (JSON-ready)."""
     return {**kemm_config.to_dict(cfg), "pretrained": pretrained}
+
+
+class FinetuneTask(Task):
+    """What every fine-tuning task shares: batches of ``cfg.batch_size`` indices into ``self.train``,
+    this rank's shuffled share of each epoch; ``self.device`` set by the engine."""
+
+    train: Sequence[Any]
+    cfg: FinetuneConfig
+    device: torch.device
+
+    def setup(self, ctx: RunContext) -> None:
+        self.device = ctx.device
+
+    def train_batches(self, epoch: int, ctx: RunContext) -> list[list[int]]:
+        idx = ctx.shard(len(self.train), epoch).tolist()
+        bs = self.cfg.batch_size
+        return [idx[i : i + bs] for i in range(0, len(idx), bs)]
+
+    def num_batches(self, epoch: int, ctx: RunContext) -> int | None:
+        return -(-len(self.train) // self.cfg.batch_size)
 
 
 def setup_run(ablation: Any, fusion: str, seed: int) -> tuple[FinetuneConfig, str | None]:

@@ -31,6 +31,7 @@ from kemm.errors import KemmError
 from kemm.evaluation.datasets import example_id
 from kemm.evaluation.finetune.base import (
     FinetuneConfig,
+    FinetuneTask,
     Grounded,
     ground_cached,
     knowledge_batch,
@@ -39,7 +40,7 @@ from kemm.evaluation.finetune.base import (
 )
 from kemm.evaluation.metrics import mrr, realistic_rank
 from kemm.models.heads import ClozeHead
-from kemm.training import RunContext, StepOutput, Task
+from kemm.training import RunContext, StepOutput
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class ClozeItem:
         self.text, self.position, self.entity, self.word = text, position, entity, word
 
 
-class ClozeTask(Task):
+class ClozeTask(FinetuneTask):
     """Cross-entropy over entities (and words for single-token objects) at the blank."""
 
     def __init__(
@@ -85,17 +86,6 @@ class ClozeTask(Task):
         self.cfg = cfg
         self.pad_id = pad_id
         self.device = torch.device("cpu")
-
-    def setup(self, ctx: RunContext) -> None:
-        self.device = ctx.device
-
-    def train_batches(self, epoch: int, ctx: RunContext) -> list[list[int]]:
-        idx = ctx.shard(len(self.train), epoch).tolist()
-        bs = self.cfg.batch_size
-        return [idx[i : i + bs] for i in range(0, len(idx), bs)]
-
-    def num_batches(self, epoch: int, ctx: RunContext) -> int | None:
-        return -(-len(self.train) // self.cfg.batch_size)
 
     def scores(self, items: Sequence[ClozeItem]) -> Any:
         ids, mask = pad_texts([x.text for x in items], self.pad_id)

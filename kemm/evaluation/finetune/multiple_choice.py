@@ -24,6 +24,7 @@ from kemm.errors import KemmError
 from kemm.evaluation.datasets import example_id
 from kemm.evaluation.finetune.base import (
     FinetuneConfig,
+    FinetuneTask,
     Grounded,
     entity_keys,
     ground_cached,
@@ -34,7 +35,7 @@ from kemm.evaluation.finetune.base import (
 )
 from kemm.evaluation.metrics import multiple_choice_accuracy
 from kemm.models.heads import MultipleChoiceHead
-from kemm.training import RunContext, StepOutput, Task
+from kemm.training import RunContext, StepOutput
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def pair_texts(examples: Sequence[MultipleChoiceExample]) -> tuple[list[str], li
     return texts, starts
 
 
-class MultipleChoiceTask(Task):
+class MultipleChoiceTask(FinetuneTask):
     """Cross-entropy over the choices; validation accuracy decides the epoch kept.
 
     Args:
@@ -97,17 +98,6 @@ class MultipleChoiceTask(Task):
         self.pad_id = pad_id
         self.device = torch.device("cpu")
         self.losses: list[float] = []  # per step
-
-    def setup(self, ctx: RunContext) -> None:
-        self.device = ctx.device
-
-    def train_batches(self, epoch: int, ctx: RunContext) -> list[list[int]]:
-        idx = ctx.shard(len(self.train), epoch).tolist()
-        bs = self.cfg.batch_size
-        return [idx[i : i + bs] for i in range(0, len(idx), bs)]
-
-    def num_batches(self, epoch: int, ctx: RunContext) -> int | None:
-        return -(-len(self.train) // self.cfg.batch_size)
 
     def logits(self, questions: Sequence[list[Grounded]]) -> torch.Tensor:
         k = len(questions[0])

@@ -36,6 +36,7 @@ from kemm.evaluation.answers import AnswerVocabulary
 from kemm.evaluation.datasets import example_id
 from kemm.evaluation.finetune.base import (
     FinetuneConfig,
+    FinetuneTask,
     Grounded,
     entity_keys,
     ground_cached,
@@ -45,7 +46,7 @@ from kemm.evaluation.finetune.base import (
 )
 from kemm.evaluation.metrics import vqa_soft_accuracy
 from kemm.models.heads import VQAHead
-from kemm.training import RunContext, StepOutput, Task
+from kemm.training import RunContext, StepOutput
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def answer_targets(
     return {k: v / total for k, v in target.items()} if total else {}
 
 
-class VQATask(Task):
+class VQATask(FinetuneTask):
     """Soft-target cross-entropy on the VQA head; validation VQA accuracy decides the epoch kept."""
 
     def __init__(
@@ -116,17 +117,6 @@ class VQATask(Task):
         self.cfg = cfg
         self.pad_id = pad_id
         self.device = torch.device("cpu")
-
-    def setup(self, ctx: RunContext) -> None:
-        self.device = ctx.device
-
-    def train_batches(self, epoch: int, ctx: RunContext) -> list[list[int]]:
-        idx = ctx.shard(len(self.train), epoch).tolist()
-        bs = self.cfg.batch_size
-        return [idx[i : i + bs] for i in range(0, len(idx), bs)]
-
-    def num_batches(self, epoch: int, ctx: RunContext) -> int | None:
-        return -(-len(self.train) // self.cfg.batch_size)
 
     def log_probs(self, items: Sequence[VQAItem]) -> torch.Tensor:
         ids, mask = pad_texts([x.text for x in items], self.pad_id)
