@@ -66,5 +66,5 @@ def main() -> None:
     try:
         app()
     except KemmError as e:
-        console.print(Text.assemble(("error: ", "bold red"), str(e)), highlight=False)
+        console.print(Text.assemble(("error: ", "bold red"), str(e)), highlight=False, soft_wrap=True)
         sys.exit(2)

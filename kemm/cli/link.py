@@ -82,7 +82,7 @@ def text(
         )
     out.print(t)
     if res.reason:
-        err.print(f"[yellow]no links: {res.reason}[/]")
+        err.print(f"[yellow]no links: {res.reason}[/]", soft_wrap=True)
     if res.nil:
         err.print(f"below the NIL threshold: {', '.join(res.nil)}")
 
