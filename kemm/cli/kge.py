@@ -79,9 +79,17 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Filtered link-prediction evaluation (both sides, realistic ranks)."""
-    from kemm.embeddings.run import evaluate_run
+    from kemm.embeddings.run import RunEvaluation, evaluate_run
 
     res = evaluate_run(run_dir, split, kg_dir)
+    if isinstance(res, RunEvaluation) and res.checkpoint is not None:
+        err.print(
+            f"run {run_dir} is not finished: evaluating its last checkpoint "
+            f"(epoch {res.checkpoint.epoch} of {res.checkpoint.max_epochs})",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
     if as_json:
         out.print_json(json.dumps(res.as_dict()))
         return

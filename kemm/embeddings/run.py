@@ -5,7 +5,8 @@
     config.yaml        the TrainConfig used
     kg.json            the KG path and a fingerprint of its entity/relation vocabularies
     model/             model.safetensors + model.json (the final model: best on valid when validating)
-    checkpoint/        the last resumable checkpoint (safetensors + JSON: weights, optimiser, random state)
+    checkpoint/        the last resumable checkpoint (safetensors + JSON: weights, optimiser, random state);
+                       a run without model/ (unfinished) is loaded and evaluated from it
     fingerprint.json   config and input checksums: a resume with others is refused
     metrics.json       per-epoch history, test (and valid) results, timing
     tb/                TensorBoard event files
@@ -21,21 +22,21 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
 
-from kemm.embeddings.base import KGEModel, build_model, load_model
+from kemm.embeddings.base import WEIGHTS_NAME, KGEModel, build_model, load_model
 from kemm.embeddings.config import TrainConfig
 from kemm.embeddings.evaluation import EvaluationResult, evaluate
 from kemm.embeddings.training import TrainingResult, train_model
 from kemm.errors import KemmError
 from kemm.kg.graph import KnowledgeGraph
 from kemm.training import ProgressEvent
-from kemm.training.checkpoint import checkpoint_dir
+from kemm.training.checkpoint import STATE_NAME, checkpoint_dir
 from kemm.utils.io import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -175,11 +176,21 @@ def check_vocabulary(run_dir: str | Path, kg: KnowledgeGraph) -> None:
 def load_run(
     run_dir: str | Path, kg: KnowledgeGraph | str | Path | None = None, map_location: str = "cpu"
 ) -> tuple[KGEModel, KnowledgeGraph]:
-    """The trained model of ``run_dir`` and its KG (by default the KG it was trained on), vocabularies checked."""
-    run_dir = Path(run_dir)
+    """The trained model of ``run_dir`` and its KG (by default the KG it was trained on), vocabularies checked.
+
+    An unfinished run (no ``model/``) gives the model of its last checkpoint.
+    """
+    model, kg, _ = _load(Path(run_dir), kg, map_location)
+    return model, kg
+
+
+def _load(
+    run_dir: Path, kg: KnowledgeGraph | str | Path | None, map_location: str
+) -> tuple[KGEModel, KnowledgeGraph, CheckpointProgress | None]:
     info_path = run_dir / "kg.json"
     if not info_path.exists():
         raise KemmError(f"{run_dir}: not a kemm KGE run directory (kg.json is missing)")
+    model_dir, progress = _weights(run_dir)  # before loading a KG: a run without weights fails fast
     if kg is None:
         path = json.loads(info_path.read_text(encoding="utf-8"))["path"]
         if path is None or not Path(path).exists():
@@ -188,10 +199,58 @@ def load_run(
     elif not isinstance(kg, KnowledgeGraph):
         kg = KnowledgeGraph.load(kg)
     check_vocabulary(run_dir, kg)
+    return load_model(model_dir, map_location), kg, progress
+
+
+@dataclass(frozen=True)
+class CheckpointProgress:
+    """How far the last checkpoint of an unfinished run got: ``epoch`` of ``max_epochs`` completed."""
+
+    epoch: int
+    max_epochs: int
+    directory: Path
+
+
+def _weights(run_dir: Path) -> tuple[Path, CheckpointProgress | None]:
+    """The directory of the weights to use: the final model, else (an unfinished run) its last checkpoint.
+
+    The progress is None for a finished run (one with ``model/``).
+    """
     model_dir = run_dir / "model"
-    if not (model_dir / "model.safetensors").exists():
-        model_dir = run_dir / "checkpoint"  # an unfinished run: use its last checkpoint
-    return load_model(model_dir, map_location), kg
+    if (model_dir / WEIGHTS_NAME).is_file():
+        return model_dir, None
+    ckpt = checkpoint_dir(run_dir)
+    if ckpt is None:
+        raise KemmError(
+            f"{run_dir}: the run has no weights to use: it is not finished (no model/) "
+            "and has no checkpoint yet (it stopped before its first one)"
+        )
+    state = json.loads((ckpt / STATE_NAME).read_text(encoding="utf-8"))
+    epoch = int(state.get("state", {}).get("result", {}).get("epochs_run", 0))
+    max_epochs = int(state.get("config", {}).get("max_epochs", 0))
+    return ckpt, CheckpointProgress(epoch, max_epochs, ckpt)
+
+
+@dataclass
+class RunEvaluation(EvaluationResult):
+    """An :class:`EvaluationResult` of a run, with which weights were ranked.
+
+    Attributes:
+        checkpoint: None when the run's final model was evaluated; for an unfinished run, how
+            far the last checkpoint (the weights evaluated) got.
+    """
+
+    checkpoint: CheckpointProgress | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.checkpoint is None
+
+    def as_dict(self) -> dict:
+        d = super().as_dict()
+        if self.checkpoint is not None:
+            d["unfinished"] = {"epoch": self.checkpoint.epoch, "max_epochs": self.checkpoint.max_epochs}
+        return d
 
 
 def evaluate_run(
@@ -200,8 +259,26 @@ def evaluate_run(
     kg: KnowledgeGraph | str | Path | None = None,
     batch_size: int | None = None,
 ) -> EvaluationResult:
-    """Filtered evaluation of a trained run on ``split`` of its KG (filtering train + valid + test)."""
-    model, kg = load_run(run_dir, kg)
-    return evaluate(
+    """Filtered evaluation of a trained run on ``split`` of its KG (filtering train + valid + test).
+
+    The result is a :class:`RunEvaluation` (typed as its base, which callers mix with results of
+    :func:`~kemm.embeddings.evaluation.evaluate`). A run that has not finished (no ``model/``:
+    interrupted, or still training) is evaluated with the weights of its last checkpoint; the
+    result's ``checkpoint`` says which epoch that is (None for a finished run).
+
+    Raises:
+        KemmError: the run has neither a final model nor a checkpoint.
+    """
+    run_dir = Path(run_dir)
+    model, kg, progress = _load(run_dir, kg, "cpu")
+    if progress is not None:
+        logger.debug(
+            "%s is not finished: evaluating its last checkpoint (epoch %d of %d)",
+            run_dir,
+            progress.epoch,
+            progress.max_epochs,
+        )
+    res = evaluate(
         model, kg.split(split), _known(kg), relation_names=kg.relations.keys, batch_size=batch_size
     )
+    return RunEvaluation(**{f.name: getattr(res, f.name) for f in fields(res)}, checkpoint=progress)

@@ -178,7 +178,7 @@ def save_checkpoint(
     step = int(state.get("global_step", 0))
     final = run_dir / f".checkpoint-{step:09d}-{uuid.uuid4().hex[:8]}"
     tmp = final.with_name(final.name + ".tmp")
-    tmp.mkdir()
+    tmp.mkdir()  # 0777 & ~umask like any new directory (never mkdtemp's 0700)
     try:
         write_tensors(tmp / MODEL_NAME, model_state)
         opt_tensors: dict[str, torch.Tensor] = {}

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import struct
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,15 +67,36 @@ def fsync_dir(path: str | Path) -> None:
             os.close(fd)
 
 
+def _create_temporary(directory: Path, name: str) -> tuple[int, str]:
+    """Create a new, empty file ``directory/.name.<random>.tmp`` for writing; ``(descriptor, path)``.
+
+    Unlike :func:`tempfile.mkstemp` (always mode 0600) the file is created with mode 0666, which
+    the kernel reduces by the process's umask exactly as for a plain ``open(path, "w")``: the
+    renamed file gets the user's normal permissions (0644 under umask 022). The umask is never
+    read or changed (``os.umask`` can only be read by setting it, which races with other threads
+    creating files), so this is thread-safe and follows a umask changed at any time.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{directory}: could not create a temporary file for {name}")
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Write ``path`` through a temporary file in the same directory, renamed into place on success.
 
-    A crash leaves either the old file or the new one, never half of either.
+    A crash leaves either the old file or the new one, never half of either. The file gets the
+    permissions of a newly created file under the process's umask (0666 & ~umask), also when it
+    replaces an existing one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temporary(path.parent, path.name)
     try:
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as f:
             yield f
@@ -93,6 +113,9 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
 @contextlib.contextmanager
 def atomic_directory(path: str | Path) -> Iterator[Path]:
     """Build a directory under a temporary name and swap it in when the block succeeds.
+
+    The directory is created with mode 0777 less the umask (0755 under umask 022), as ``mkdir``
+    does (not :func:`tempfile.mkdtemp`, whose 0700 would stay on the renamed directory).
 
     The temporary directory is a sibling of ``path`` (same filesystem, so the rename is atomic).
     An existing ``path`` is replaced only after the new one is complete; on error the temporary

@@ -59,3 +59,39 @@ def test_resume_of_a_finished_run_says_it_is_finished(trained):
     assert isinstance(res.exception, RunFinishedError) and "is finished (5 of 5 epochs done)" in str(
         res.exception
     )
+
+
+def _interrupted(kg_dir, out, stop_in_epoch):
+    """Train 3 epochs of ``kg_dir`` into ``out``, killed in epoch ``stop_in_epoch``."""
+    from kemm.embeddings.config import TrainConfig
+    from kemm.embeddings.run import train_kge
+
+    def stop(event):
+        if event.kind == "step" and event.epoch == stop_in_epoch:
+            raise KeyboardInterrupt
+
+    c = TrainConfig(model="transe", model_kwargs={"dim": 8}, epochs=3, batch_size=4, checkpoint_every=1)
+    with pytest.raises(KeyboardInterrupt):
+        train_kge(kg_dir, out, c, callback=stop)
+    return out
+
+
+def test_eval_of_an_unfinished_run_says_it_evaluates_its_last_checkpoint(trained, tmp_path):
+    run_dir = _interrupted(trained / "kg", tmp_path / "run", stop_in_epoch=2)
+    res = run("kge", "eval", run_dir, "--split", "valid", "--json")
+    line = f"run {run_dir} is not finished: evaluating its last checkpoint (epoch 1 of 3)"
+    assert res.stderr.strip() == line
+    data = json.loads(res.stdout)
+    assert data["both"]["count"] == 4 and data["unfinished"] == {"epoch": 1, "max_epochs": 3}
+    finished = run("kge", "eval", trained / "run", "--split", "valid")
+    assert "not finished" not in finished.stderr and "MRR" in finished.stdout
+
+
+def test_eval_of_a_run_without_checkpoint_is_one_line_error(trained, tmp_path):
+    from kemm.errors import KemmError
+
+    run_dir = _interrupted(trained / "kg", tmp_path / "run", stop_in_epoch=1)
+    res = run("kge", "eval", run_dir, ok=False)
+    assert isinstance(res.exception, KemmError)
+    msg = str(res.exception)
+    assert "no checkpoint yet" in msg and "\n" not in msg and str(run_dir) in msg

@@ -116,3 +116,54 @@ def test_trains_on_cuda(kg_dir, tmp_path, model):
     res = train_kge(kg_dir, tmp_path / "gpu", cfg(model=model, model_kwargs=kw, device="cuda"))
     hist = res.training.history
     assert hist[-1]["loss"] < hist[0]["loss"]
+
+
+def _interrupted_run(kg_dir, out, epochs=3, stop_in_epoch=2):
+    """A run killed in epoch ``stop_in_epoch`` of ``epochs``: its checkpoint is at the epoch before."""
+
+    def stop(event):
+        if event.kind == "step" and event.epoch == stop_in_epoch:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_kge(kg_dir, out, cfg(epochs=epochs, checkpoint_every=1), callback=stop)
+    assert not (out / "model").exists() and (out / "checkpoint" / "state.json").is_file()
+    return out
+
+
+def test_evaluate_run_of_an_unfinished_run_uses_its_last_checkpoint(kg_dir, tmp_path):
+    from kemm.embeddings.evaluation import evaluate
+    from kemm.embeddings.run import RunEvaluation, evaluate_run
+
+    run_dir = _interrupted_run(kg_dir, tmp_path / "run")
+    res = evaluate_run(run_dir, "valid")
+    assert isinstance(res, RunEvaluation) and not res.finished
+    assert (res.checkpoint.epoch, res.checkpoint.max_epochs) == (1, 3)
+    assert res.as_dict()["unfinished"] == {"epoch": 1, "max_epochs": 3}
+    model, kg = load_run(run_dir)  # the checkpoint's weights
+    weights = load_file(run_dir / "checkpoint" / "model.safetensors")
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items() if k in weights)
+    known = np.concatenate([kg.split(s) for s in ("train", "valid", "test")])
+    assert res.mrr == evaluate(model, kg.split("valid"), known).mrr
+
+    finished = train_kge(kg_dir, tmp_path / "done", cfg(epochs=1))
+    done = evaluate_run(finished.run_dir, "valid")
+    assert (
+        isinstance(done, RunEvaluation)
+        and done.finished
+        and done.checkpoint is None
+        and "unfinished" not in done.as_dict()
+    )
+
+
+def test_evaluate_run_without_weights_says_so(kg_dir, tmp_path):
+    from kemm.embeddings.run import evaluate_run
+
+    def stop(event):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_kge(kg_dir, tmp_path / "run", cfg(epochs=3), callback=stop)  # before any checkpoint
+    with pytest.raises(KemmError, match="no weights to use.*no checkpoint yet") as e:
+        evaluate_run(tmp_path / "run")
+    assert "\n" not in str(e.value)

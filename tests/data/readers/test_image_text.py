@@ -160,3 +160,51 @@ def test_split_key_and_shard_paths(it, tmp_path):
     assert shard_paths(it / "shards") == [it / "shards/shard-000000.tar", it / "shards/shard-000001.tar"]
     with pytest.raises(InputError, match="no .tar shards"):
         shard_paths(tmp_path)
+
+
+def test_webdataset_members_outside_the_shard_are_read_in_memory_only(datasets_dir, tmp_path, monkeypatch):
+    """Member names with ``..`` or an absolute path never touch the disk; links are not followed."""
+    from kemm.data.examples import ImageRef
+
+    jpg = (datasets_dir / "coco/val2017/000000000139.jpg").read_bytes()
+    shard = tmp_path / "shards" / "shard-000000.tar"
+    shard.parent.mkdir()
+    absolute = f"{tmp_path}/abs/evil"
+    _shard(
+        shard,
+        [
+            ("../../escape.jpg", jpg),
+            ("../../escape.txt", b"dot dot"),
+            (f"{absolute}.jpg", jpg),
+            (f"{absolute}.txt", b"absolute"),
+        ],
+    )
+    buf = io.BytesIO(shard.read_bytes())  # links: a symlink and a hard link to files outside
+    with tarfile.open(fileobj=buf, mode="a") as tar:
+        for name, kind, target in (
+            ("link.jpg", tarfile.SYMTYPE, "/etc/passwd"),
+            ("hard.jpg", tarfile.LNKTYPE, "../../escape.jpg"),
+        ):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, target
+            tar.addfile(info)
+        for name in ("link.txt", "hard.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    shard.write_bytes(buf.getvalue())
+    work = tmp_path / "work" / "deep"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)  # a relative extraction would land in tmp_path
+    before = sorted(tmp_path.rglob("*"))
+
+    stream = read_dataset("webdataset", shard, on_error="skip", check_images="decode")
+    pairs = list(stream)
+    assert [(p.id, p.text) for p in pairs] == [("../../escape", "dot dot"), (absolute, "absolute")]
+    assert all(p.image.data == jpg for p in pairs)  # the bytes, in memory
+    assert [s[2].split(":")[0] for s in stream.skipped] == ["sample link", "sample hard"]  # no image
+    assert pairs[1].image.open().size == ImageRef(data=jpg).open().size
+    again = ImageRef(path=shard, member="../../escape.jpg")  # read back from the shard by name
+    assert again.exists() and again.read_bytes() == jpg
+    assert sorted(tmp_path.rglob("*")) == before  # nothing was written anywhere
+    assert not (tmp_path / "abs").exists() and not (tmp_path / "escape.jpg").exists()
