@@ -46,9 +46,18 @@ class YAMLConfig(dict):
 def load_yaml(path: str | Path) -> YAMLConfig:
     """Read a YAML mapping; errors name the file and line."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a directory, not a config file", path)
     if not path.is_file():
         raise KemmError(f"{path}: no such config file")
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"not UTF-8 text ({e.reason} at byte {e.start}); is it a YAML config?", path
+        ) from None
+    except OSError as e:
+        raise InputError(f"cannot read the config: {e.strerror or e}", path) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

@@ -33,3 +33,10 @@ class InputError(KemmError):
             shown = self.text if len(self.text) <= 200 else self.text[:200] + "..."
             excerpt = f"\n    {shown!r}"
         return f"{where}{self.message}{excerpt}"
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of ``str(e)`` (or the exception's type name): some libraries' messages
+    (transformers' "cannot find the files" ones) take a paragraph, and kemm's errors take one line."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -20,10 +23,18 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+_debug = False  # --debug (or KEMM_DEBUG set): errors end with their traceback, not one line
 
 
 @app.callback()
-def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
+def _setup(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+    debug: bool = typer.Option(
+        False, "--debug", help="On an error show the full traceback instead of a one-line message."
+    ),
+) -> None:
+    global _debug
+    _debug = _debug or debug
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
@@ -62,9 +73,35 @@ _register_subcommands()
 
 
 def main() -> None:
-    """Entry point of the ``kemm`` console script: bad input ends with a one-line message, not a traceback."""
+    """Entry point of the ``kemm`` console script: bad input ends with a one-line message, not a traceback.
+
+    Errors kemm raises on purpose (:class:`~kemm.errors.KemmError`) and, as a last resort, an
+    operating-system error about a named file (missing, a directory, not permitted) print
+    ``error: ...`` and exit 2; any other exception is a bug and keeps its traceback. ``--debug``
+    (or ``KEMM_DEBUG``) shows the traceback of every error.
+    """
+    global _debug
+    _debug = bool(os.environ.get("KEMM_DEBUG"))
     try:
         app()
     except KemmError as e:
-        console.print(Text.assemble(("error: ", "bold red"), str(e)), highlight=False, soft_wrap=True)
-        sys.exit(2)
+        if _debug:
+            raise
+        _fail(str(e))
+    except OSError as e:
+        if _debug or e.filename is None:
+            raise
+        _fail(f"{_os_error_path(e)}: {e.strerror or e}")
+
+
+def _os_error_path(e: OSError) -> str:
+    """The file an OSError is about: for a rename onto a directory (atomic writes), the target."""
+    name = e.filename
+    if e.filename2 is not None and e.errno in (errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENOTEMPTY):
+        name = e.filename2
+    return os.fsdecode(name) if isinstance(name, (str, bytes)) else str(name)
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
+    sys.exit(2)

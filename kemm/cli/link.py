@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from kemm.errors import KemmError
+from kemm.errors import InputError, KemmError
 
 app = typer.Typer(no_args_is_help=True)
 out = Console()
@@ -30,6 +30,8 @@ def _linker(
     from kemm.kg.graph import KnowledgeGraph
     from kemm.linking import EntityLinker, LinkerConfig
 
+    if wordnet_dir is not None and not wordnet_dir.is_dir():
+        raise InputError("no such WordNet database directory", wordnet_dir)
     cfg = LinkerConfig(
         pipeline=pipeline,
         encoder=None if encoder.lower() == "none" else encoder,
@@ -166,6 +168,25 @@ def labels(
     )
 
 
+def _count_records(path: Path) -> int:
+    """Non-blank lines of a JSONL file (the progress bar's total); unreadable files are bad input."""
+    if path.is_dir():
+        raise InputError("is a directory, not a questions file", path)
+    n = 0
+    try:
+        with open(path, "rb") as f:
+            for lineno, raw in enumerate(f, start=1):
+                try:
+                    n += bool(raw.decode("utf-8").strip())
+                except UnicodeDecodeError as e:
+                    raise InputError(f"not UTF-8 text ({e.reason})", path, lineno) from None
+    except FileNotFoundError:
+        raise InputError("no such questions file", path) from None
+    except OSError as e:
+        raise InputError(f"cannot read the questions: {e.strerror or e}", path) from None
+    return n
+
+
 @app.command()
 def batch(
     questions: Path = typer.Argument(..., help="CommonsenseQA JSONL (id, question.stem, question.choices)."),
@@ -184,8 +205,8 @@ def batch(
     """Ground each question and answer choice, and extract their subgraphs (resumable)."""
     from kemm.linking.grounding import ground_file
 
+    total = _count_records(questions)
     linker = _linker(kg_dir, pipeline, encoder, dense, None, wordnet_dir, 10_000)
-    total = sum(1 for line in open(questions, encoding="utf-8") if line.strip())
     with Progress(
         TextColumn("[bold]ground"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
     ) as bar:

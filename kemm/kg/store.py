@@ -125,6 +125,8 @@ def save_kg(
 ) -> Path:
     """Write ``kg`` to directory ``path`` atomically (replacing an existing one only on success)."""
     path = Path(path)
+    if path.exists() and not ((path / "meta.json").is_file() or _is_empty_dir(path)):
+        raise InputError("exists and is not a KG directory; not replaced (remove it or choose another)", path)
     with _build_directory(path) as d:
         _write_vocab(d, "entities", kg.entities)
         _write_vocab(d, "relations", kg.relations)
@@ -151,6 +153,10 @@ def save_kg(
             f.write("\n")
     kg.path = path
     return path
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and next(path.iterdir(), None) is None
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kemm.data import Box, ImageAnnotations, ImageRef, ObjectAnnotation, read_dataset
-from kemm.errors import InputError, KemmError
+from kemm.errors import InputError, KemmError, first_line
 from kemm.linking.encoder import resolve_model_path
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class HFDetector:
         except OSError as e:
             raise KemmError(
                 f"cannot load detector {name_or_path!r}: give a local directory or an available "
-                f"checkpoint name: {e}"
+                f"checkpoint name: {first_line(e)}"
             ) from e
         self.zero_shot = config.model_type in ZERO_SHOT_TYPES
         if self.zero_shot:

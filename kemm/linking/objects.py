@@ -110,8 +110,10 @@ def read_vocabulary(path: str | Path) -> list[str]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"label vocabulary is not UTF-8 text ({e.reason} at byte {e.start})", path) from None
     except OSError as e:
-        raise InputError(f"cannot read label vocabulary: {e}", path) from None
+        raise InputError(f"cannot read label vocabulary: {e.strerror or e}", path) from None
     if path.suffix == ".json":
         try:
             data = json.loads(text)

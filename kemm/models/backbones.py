@@ -22,7 +22,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel, ViTConfig, ViTModel
 from transformers.masking_utils import create_bidirectional_mask
 
-from kemm.errors import KemmError
+from kemm.errors import KemmError, first_line
 from kemm.models.fusion.base import FusionContext, FusionModule
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def load_text_encoder(spec: str | dict[str, Any], pooler: bool = True) -> PreTra
         try:
             model = AutoModel.from_pretrained(path, **kwargs)
         except OSError as e:
-            raise KemmError(f"cannot load text encoder {spec!r}: {e}") from None
+            raise KemmError(f"cannot load text encoder {spec!r}: {first_line(e)}") from None
     if not (hasattr(model, "embeddings") and hasattr(getattr(model, "encoder", None), "layer")):
         raise KemmError(
             f"text encoder {type(model).__name__} is not BERT-family (no embeddings / encoder.layer)"
@@ -74,7 +74,7 @@ def load_vision_encoder(spec: str | dict[str, Any]) -> ViTModel:
     try:
         return ViTModel.from_pretrained(path, add_pooling_layer=False)
     except OSError as e:
-        raise KemmError(f"cannot load vision encoder {spec!r}: {e}") from None
+        raise KemmError(f"cannot load vision encoder {spec!r}: {first_line(e)}") from None
 
 
 def backbone_dict(model: PreTrainedModel) -> dict[str, Any]:

