@@ -67,6 +67,9 @@ def _register_subcommands() -> None:
     from kemm.cli.pretrain import pretrain
 
     app.command("pretrain", help="Pre-train a vision-language model with knowledge objectives.")(pretrain)
+    from kemm.cli.demo import demo
+
+    app.command("demo", help="The main job on the bundled data, end to end, into one report.")(demo)
 
 
 _register_subcommands()

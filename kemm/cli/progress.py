@@ -8,6 +8,7 @@ torchrun only rank 0 shows anything.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -16,6 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kemm.training.progress import PlainProgressLogger, ProgressEvent
+
+#: loggers that also get the plain progress lines while a bar is on the terminal (``kemm demo``'s log file)
+TEE: list[logging.Logger] = []
 
 
 @contextlib.contextmanager
@@ -44,8 +48,11 @@ def training_progress(
         console=console,
     ) as bar:
         task = bar.add_task("train", total=1, epoch=0, where="", loss=math.nan, rate=0.0, metrics="")
+        tees = [PlainProgressLogger(interval, log=log) for log in TEE]
 
         def on_event(e: ProgressEvent) -> None:
+            for tee in tees:
+                tee(e)
             if e.kind == "start":
                 bar.update(task, total=e.max_epochs, completed=e.epoch - 1)
                 return
@@ -65,4 +72,8 @@ def training_progress(
                 metrics=metrics,
             )
 
-        yield on_event
+        try:
+            yield on_event
+        finally:
+            for tee in tees:
+                tee.close()

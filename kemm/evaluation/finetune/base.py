@@ -250,10 +250,30 @@ def engine_config(cfg: FinetuneConfig, seed: int, metric: str) -> Any:
         early_stopping_metric=metric,
         early_stopping_mode="max",
         restore_best=True,
-        checkpoint_every=0,
+        checkpoint_every=1,
         log_every_seconds=30.0,
         tensorboard=False,
     )
+
+
+def fit(task: Any, cfg: FinetuneConfig, seed: int, metric: str, run_dir: Path) -> Any:
+    """Train ``task`` on the one engine, checkpointed in ``RUN/train`` after every epoch: a run
+    cut short (a kill, Ctrl-C) continues from its last epoch; one begun with other settings, or
+    that finished without writing its answers, starts again."""
+    import shutil
+
+    from kemm.training import Engine
+    from kemm.training.resume import ResumeMismatchError, RunFinishedError
+
+    train_dir = run_dir / "train"
+    if (train_dir / "checkpoint").exists():
+        try:
+            return Engine(task, engine_config(cfg, seed, metric), train_dir).fit(resume=True)
+        except (ResumeMismatchError, RunFinishedError) as e:
+            logger.info("fine-tuning %s starts again: %s", run_dir, e)
+    if train_dir.exists():
+        shutil.rmtree(train_dir)
+    return Engine(task, engine_config(cfg, seed, metric), train_dir).fit()
 
 
 def finished(run_dir: Path, cfg: FinetuneConfig, pretrained: str | None) -> Any:

@@ -186,8 +186,8 @@ def finetune_cloze(
     from kemm.evaluation.facts import read_facts
     from kemm.evaluation.finetune.base import (
         benchmark_splits,
-        engine_config,
         finished,
+        fit,
         load_backbone,
         run_settings,
         setup_run,
@@ -201,7 +201,6 @@ def finetune_cloze(
         word_protocol,
     )
     from kemm.kg.graph import KnowledgeGraph
-    from kemm.training import Engine
 
     run_dir = Path(run_dir)
     cfg, pretrained = setup_run(ablation, fusion, seed)
@@ -222,7 +221,7 @@ def finetune_cloze(
     model = ClozeModel(backbone)
     warm = load_mlm_head(model.head, pretrained)
     ct = ClozeTask(model, fusion, items["train"], items["val"], cfg, tokenizer.pad_token_id or 0)
-    fit = Engine(ct, engine_config(cfg, seed, "valid/entity_mrr"), None).fit()
+    trained = fit(ct, cfg, seed, "valid/entity_mrr", run_dir)
 
     examples = data[ablation.split]
     ids = [example_id(ex) for ex in examples]
@@ -262,9 +261,9 @@ def finetune_cloze(
             "train_probes": len(items["train"]),
             "zero_shot": False,
             "mlm_head_from_pretraining": warm,
-            "best_epoch": fit.best_epoch,
-            "valid_entity_mrr": fit.best_metric,
-            "epoch_losses": [round(float(h["loss"]), 4) for h in fit.history],
+            "best_epoch": trained.best_epoch,
+            "valid_entity_mrr": trained.best_metric,
+            "epoch_losses": [round(float(h["loss"]), 4) for h in trained.history],
         }
     )
     return write_result(run_dir, result, preds)

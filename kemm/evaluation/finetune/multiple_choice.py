@@ -167,8 +167,8 @@ def finetune_multiple_choice(
     (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
     from kemm.evaluation.finetune.base import (
         benchmark_splits,
-        engine_config,
         finished,
+        fit,
         load_backbone,
         run_settings,
         setup_run,
@@ -177,7 +177,6 @@ def finetune_multiple_choice(
     from kemm.evaluation.tasks.base import write_result
     from kemm.evaluation.tasks.multiple_choice import score_multiple_choice
     from kemm.kg.graph import KnowledgeGraph
-    from kemm.training import Engine
 
     run_dir = Path(run_dir)
     cfg, pretrained = setup_run(ablation, fusion, seed)
@@ -203,8 +202,7 @@ def finetune_multiple_choice(
         cfg,
         tokenizer.pad_token_id or 0,
     )
-    # no run directory: a fine-tuning run is short and its answers, not its checkpoint, are kept
-    fit = Engine(mc, engine_config(cfg, seed, "valid/accuracy"), None).fit()
+    trained = fit(mc, cfg, seed, "valid/accuracy", run_dir)
     examples = data[ablation.split]
     chosen = mc.predict(grounded[ablation.split])
     ids = [example_id(ex) for ex in examples]
@@ -230,9 +228,9 @@ def finetune_multiple_choice(
             "kge": str(kge_run),
             "kg": str(kg_dir),
             "train_questions": len(train),
-            "best_epoch": fit.best_epoch,
-            "valid_accuracy": fit.best_metric,
-            "epoch_losses": [round(float(h["loss"]), 4) for h in fit.history],
+            "best_epoch": trained.best_epoch,
+            "valid_accuracy": trained.best_metric,
+            "epoch_losses": [round(float(h["loss"]), 4) for h in trained.history],
         }
     )
     return write_result(run_dir, result, preds)

@@ -238,8 +238,8 @@ def finetune_vqa(
     (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
     from kemm.evaluation.finetune.base import (
         benchmark_splits,
-        engine_config,
         finished,
+        fit,
         load_backbone,
         run_settings,
         setup_run,
@@ -249,7 +249,6 @@ def finetune_vqa(
     from kemm.evaluation.tasks.vqa import score_vqa
     from kemm.kg.graph import KnowledgeGraph
     from kemm.pretraining.data import PairProcessor
-    from kemm.training import Engine
 
     run_dir = Path(run_dir)
     cfg, pretrained = setup_run(ablation, fusion, seed)
@@ -293,7 +292,7 @@ def finetune_vqa(
         cfg,
         tokenizer.pad_token_id or 0,
     )
-    fit = Engine(vt, engine_config(cfg, seed, "valid/vqa_accuracy"), None).fit()
+    trained = fit(vt, cfg, seed, "valid/vqa_accuracy", run_dir)
     examples = data[ablation.split]
     ids = [example_id(ex) for ex in examples]
     answers = dict(zip(ids, vt.predict(items[ablation.split])))
@@ -322,9 +321,9 @@ def finetune_vqa(
             "object_links": "oracle (ground-truth annotations)" if cfg.oracle_links else "none",
             "train_questions": len(vt.train),
             "answers_from_entity_pointer": from_entities,
-            "best_epoch": fit.best_epoch,
-            "valid_vqa_accuracy": fit.best_metric,
-            "epoch_losses": [round(float(h["loss"]), 4) for h in fit.history],
+            "best_epoch": trained.best_epoch,
+            "valid_vqa_accuracy": trained.best_metric,
+            "epoch_losses": [round(float(h["loss"]), 4) for h in trained.history],
         }
     )
     return write_result(run_dir, result, preds)
