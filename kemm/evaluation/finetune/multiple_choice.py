@@ -202,7 +202,7 @@ def finetune_multiple_choice(
         cfg,
         tokenizer.pad_token_id or 0,
     )
-    trained = fit(mc, cfg, seed, "valid/accuracy", run_dir)
+    trained = fit(mc, cfg, seed, "valid/accuracy", run_dir, task)
     examples = data[ablation.split]
     chosen = mc.predict(grounded[ablation.split])
     ids = [example_id(ex) for ex in examples]

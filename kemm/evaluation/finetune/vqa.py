@@ -292,7 +292,7 @@ def finetune_vqa(
         cfg,
         tokenizer.pad_token_id or 0,
     )
-    trained = fit(vt, cfg, seed, "valid/vqa_accuracy", run_dir)
+    trained = fit(vt, cfg, seed, "valid/vqa_accuracy", run_dir, task)
     examples = data[ablation.split]
     ids = [example_id(ex) for ex in examples]
     answers = dict(zip(ids, vt.predict(items[ablation.split])))

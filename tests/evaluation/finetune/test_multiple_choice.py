@@ -91,3 +91,15 @@ def test_starts_from_a_pretraining_run(finetune_setup, tmp_path):
     )
     assert res.info["checkpoint"] == str(tmp_path / "run")
     assert res.info["finetune"]["pretrained"] == str(tmp_path / "run")
+
+
+def test_task_epochs_and_a_run_that_lost_its_answers_is_trained_again(finetune_setup, tmp_path, caplog):
+    one = {**ablation(finetune_setup).finetune, "epochs": 3, "task_epochs": {"csqa": 1, "okvqa": 5}}
+    first = _run(finetune_setup, tmp_path, "none", finetune=one)
+    assert len(first.info["epoch_losses"]) == 1  # csqa's own number of epochs
+    run = tmp_path / "none"
+    assert (run / "train" / "checkpoint").exists()  # checkpointed every epoch: a kill resumes
+    (run / "metrics.json").unlink()  # killed after training, before the answers were written
+    with caplog.at_level("INFO"):
+        again = _run(finetune_setup, tmp_path, "none", finetune=one)
+    assert "starts again" in caplog.text and again.metrics == first.metrics
