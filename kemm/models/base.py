@@ -160,7 +160,11 @@ class KemmPreTrainedModel(nn.Module):
     def from_pretrained(
         cls, directory: str | Path, entities: EntityEmbeddings | None = None
     ) -> KemmPreTrainedModel:
-        """Load a model saved by :meth:`save_pretrained` (on the base class: whichever architecture it is)."""
+        """Load a model saved by :meth:`save_pretrained` (on the base class: whichever architecture it is).
+
+        ``entities``: the entity table to use instead of the saved one (same entities and size);
+        its vectors are kept, the saved table's are not loaded over them.
+        """
         from safetensors.torch import load_model as load_weights
 
         directory = Path(directory)
@@ -174,12 +178,21 @@ class KemmPreTrainedModel(nn.Module):
             )
         config = from_dict(cls.config_class, fields, source=directory / CONFIG_NAME)
         model = cls(config, entities=entities)
+        # the entity table passed in is the one to use (another KGE run, a fact-removed KG's): the
+        # saved file's copy of the table it was trained with must not overwrite it
+        given = (
+            {k: v.detach().clone() for k, v in entities.state_dict().items()}
+            if entities is not None
+            else None
+        )
         missing, unexpected = load_weights(model, str(directory / WEIGHTS_NAME), strict=False)
         if missing or unexpected:
             raise KemmError(
                 f"{directory / WEIGHTS_NAME} does not match the {model_type!r} config: missing "
                 f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
             )
+        if given is not None and model.entities is not None:
+            model.entities.load_state_dict(given)
         return model.eval()
 
 

@@ -56,6 +56,21 @@ def test_entity_table_of_another_kg_is_refused(tmp_path):
     assert load_model(tmp_path / "m", entities=entity_table(fingerprint="a" * 64)) is not None
 
 
+@pytest.mark.parametrize("mode", ["frozen", "finetune"])
+def test_the_entity_table_passed_to_load_is_the_one_used(tmp_path, mode):
+    """Fine-tuning a checkpoint in the fact-removed setting passes that setting's KGE vectors:
+    the saved table (of the KG the checkpoint was pre-trained with) must not overwrite them."""
+    from kemm.models.entities import EntityEmbeddings
+
+    tiny(entities=entity_table(mode), fusion="ernie").save_pretrained(tmp_path / "m")
+    other = torch.randn(12, 16, generator=torch.Generator().manual_seed(99))
+    model = load_model(tmp_path / "m", entities=EntityEmbeddings.from_tensor(other.clone(), mode=mode))
+    ids = torch.arange(12)
+    assert torch.equal(model.entities(ids), EntityEmbeddings.from_tensor(other, mode=mode)(ids))
+    saved = load_model(tmp_path / "m")  # no table given: the saved one
+    assert torch.equal(saved.entities(ids), entity_table(mode)(ids))
+
+
 def test_entity_table_of_another_size_is_refused(tmp_path):
     tiny(entities=entity_table(), fusion="ernie").save_pretrained(tmp_path / "m")
     from kemm.models.entities import EntityEmbeddings
