@@ -17,21 +17,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## main job, end to end on the bundled data: KGs -> embeddings -> linking -> multimodal benchmark
+## the main job, end to end on the bundled data (configs/demo.yaml; every stage is a kemm command):
+## KGs -> KG embeddings -> benchmark + linking -> pre-training (knowledge and `fusion: none`) ->
+## fine-tuning and evaluation -> one report in runs/demo/report. A second run reuses what is done.
 KEMM := $(VENV)/bin/kemm
-CS   := knowledge_graphs/commonsense/commonsense.ttl
 demo: $(STAMP)
-	$(KEMM) kg ingest $(CS) knowledge_graphs/wordnet --out runs/kg/bundled
-	$(KEMM) kg split runs/kg/bundled --seed 0 --drop-inverse-leakage
-	$(KEMM) kg neighbors runs/kg/bundled https://w3id.org/kemm/commonsense/apple --limit 30
-	$(KEMM) kg ingest $(CS) --out runs/kg/commonsense
-	$(KEMM) kg split runs/kg/commonsense --seed 0
-	$(KEMM) kge train --kg runs/kg/commonsense --config configs/kge/demo_commonsense.yaml --out runs/kge/commonsense
-	$(KEMM) kge neighbors runs/kge/commonsense https://w3id.org/kemm/commonsense/apple -k 8
-	$(KEMM) link text "She sliced two apples with a sharp knife in the kitchen." --kg runs/kg/commonsense
-	$(KEMM) kg subgraph runs/kg/commonsense --seeds knife,apple --hops 2 --max-nodes 50 --limit 15
-	$(KEMM) data make-benchmark --kg $(CS) --out runs/benchmark --scale 0.2
-	$(KEMM) data show runs/benchmark --split val --index 0 --out runs/benchmark/example_val_0.png
+	$(KEMM) demo --config configs/demo.yaml --out runs/demo
 
 ## every check: lint (ruff check, ruff format --check, mypy), then the default test suite
 ## (offline, tiny; `slow` tests excluded)
@@ -53,5 +44,6 @@ format: $(STAMP)
 bench-ingest: $(STAMP)
 	$(PY) scripts/bench_ingest.py --out bench_results/ingest.json
 
+## everything the demo, the tests and the benchmarks wrote (the virtual environment stays)
 clean:
-	rm -rf runs bench_results .pytest_cache
+	rm -rf runs bench_results .pytest_cache .mypy_cache .ruff_cache

