@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from types import ModuleType
 
 from kemm.registry import Registry, normalize_name
@@ -29,3 +31,13 @@ def assert_every_part_tested(registry: Registry, tested: Iterable[str]) -> None:
     assert not missing, f"registered {registry.kind}(s) without a test of their own: {missing}"
     unknown = sorted(n for n in tested if n not in registry)
     assert not unknown, f"tests name {registry.kind}(s) that are not registered: {unknown}"
+
+
+def scan_kemm(check: Callable[[ast.AST], list[str]]) -> list[str]:
+    """``"path line N: call"`` for every hit of ``check`` (a parsed module -> hits) in kemm's source."""
+    root = Path(__file__).resolve().parents[1] / "kemm"
+    return [
+        f"{p.relative_to(root.parent)} {hit}"
+        for p in sorted(root.rglob("*.py"))
+        for hit in check(ast.parse(p.read_text(encoding="utf-8")))
+    ]
