@@ -118,7 +118,7 @@ def load_config(path: Path) -> DemoConfig:
         PretrainConfig.from_dict(_pretrain_dict(cfg, Path("OUT"), "none"), path)
         AblationConfig(**_evaluation_dict(cfg, Path("OUT")))
     except KemmError as e:
-        raise KemmError(f"{path}: {e}") from None
+        raise (e if str(path) in str(e) else KemmError(f"{path}: {e}")) from None
     return cfg
 
 
@@ -442,6 +442,7 @@ def demo(
     from kemm.cli import progress
 
     start = time.perf_counter()
+    cfg = load_config(config)  # a bad config is one error before anything is written
     out_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out_dir / "demo.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
@@ -456,7 +457,6 @@ def demo(
     try:
         logger.info("kemm demo --config %s --out %s", config, out_dir)
         result = run_demo(config, out_dir)
-        cfg = load_config(config)
         result["total_seconds"] = round(time.perf_counter() - start, 1)
         report = out_dir / "report"
         summary_json, summary_md = summaries.write_summary(report, result, cfg.fusion)

@@ -87,6 +87,12 @@ class PretrainConfig:
         for reserved in ("num_entities", "entity_dim", "num_relations"):
             if reserved in self.model:
                 raise KemmError(f"model.{reserved} comes from the KG and the entity table; remove it")
+        # the optimiser and its options, checked by torch on one parameter before anything runs
+        import torch
+
+        from kemm.training.optim import build_optimizer
+
+        build_optimizer(self.optimizer, torch.nn.Linear(1, 1), **self.optimizer_options)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | Path | None = None) -> PretrainConfig:

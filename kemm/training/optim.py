@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from kemm.errors import KemmError
+from kemm.errors import KemmError, first_line
 from kemm.registry import Registry
 from kemm.training.sparse_adam import RowSparseAdam
 
@@ -137,4 +137,9 @@ def build_optimizer(
         return spec if isinstance(spec, MultiOptimizer) else MultiOptimizer([spec])
     if "params" in kwargs:
         raise KemmError("optimizer option 'params' is reserved: kemm passes the model's parameters itself")
-    return OPTIMIZERS.build(spec, source=source, reserved=("params",), params=model, **kwargs)
+    try:
+        return OPTIMIZERS.build(spec, source=source, reserved=("params",), params=model, **kwargs)
+    except (TypeError, ValueError) as e:  # a value of the wrong type or range: torch's own check
+        where = f"{source}: " if source is not None else ""
+        given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise KemmError(f"{where}optimizer {spec!r} ({given}): {first_line(e)}") from None

@@ -234,3 +234,13 @@ def test_killed_at_random_points_it_resumes_to_the_uninterrupted_figures(finishe
     # same settings, same seeds: runs resumed from checkpoints reach the uninterrupted run's figures
     for stage in STAGES:
         assert got[stage] == want[stage], stage
+
+
+def test_a_bad_setting_is_one_error_before_anything_is_written(tmp_path):
+    config = tiny_config(tmp_path, **{"pretrain.optimizer_options": {"lr": "fast"}})
+    proc = demo_process(config, tmp_path / "out")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+    assert str(config) in line and "lr" in line
+    assert not (tmp_path / "out").exists()

@@ -63,3 +63,13 @@ def test_a_built_optimizer_is_taken_as_it_is():
     lin = torch.nn.Linear(2, 1)
     sgd = torch.optim.SGD(lin.parameters(), lr=1.0)
     assert build_optimizer(sgd, lin).optimizers == [sgd]
+
+
+def test_a_bad_option_value_is_one_error_naming_it():
+    import torch
+
+    from kemm.errors import KemmError
+    from kemm.training.optim import build_optimizer
+
+    with pytest.raises(KemmError, match=r"cfg.yaml: optimizer 'adamw' \(lr='fast'\)"):
+        build_optimizer("adamw", torch.nn.Linear(2, 2), source="cfg.yaml", lr="fast")
