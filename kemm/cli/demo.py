@@ -40,7 +40,7 @@ from rich.table import Table
 from kemm import config as kemm_config
 from kemm.cli import demo_summary as summaries
 from kemm.errors import KemmError
-from kemm.training.resume import Fingerprint, ResumeMismatchError, RunFinishedError
+from kemm.training.resume import Fingerprint, ResumeMismatchError, RunFinishedError, checksum
 from kemm.utils.io import atomic_write, sha256_file
 
 logger = logging.getLogger("kemm.demo")
@@ -171,7 +171,7 @@ class Stage:
         outputs: what the commands write; a stage not marked finished has them removed before a
             fresh run (unless its last command can resume).
         done: files that exist once the stage has finished (its summary reads them).
-        inputs: files whose checksums are part of the fingerprint (sources, configs).
+        inputs: files and folders whose checksums are part of the fingerprint (sources, configs).
         after: stages whose results this one reads (their fingerprints are part of this one's).
         resume: the checkpoint whose presence means the last command can continue, and the
             command-line flag that makes it continue.
@@ -209,7 +209,7 @@ def _stages(cfg: DemoConfig, root: Path) -> list[Stage]:
             ],
             [kg, root / "kg-bundled"],
             [kg / "meta.json", kg / "splits", *([root / "kg-bundled" / "meta.json"] if bundled else [])],
-            inputs=[*sources, *(p for p in bundled if p.is_file())],
+            inputs=[*sources, *bundled],
             summary=lambda: summaries.kg(kg, root / "kg-bundled" if bundled else None),
         ),
         Stage(
@@ -333,7 +333,7 @@ def _invoke(argv: list[str]) -> None:
 
 
 def _fingerprint(stage: Stage, root: Path) -> Fingerprint:
-    inputs = {str(p): sha256_file(p) for p in stage.inputs}
+    inputs = {str(p): checksum(p) for p in stage.inputs}  # a file's bytes, a folder's files
     for name in stage.after:
         # the marker holds when the stage last ran: a stage redone makes the ones after it run again
         inputs[f"stage {name}"] = sha256_file(root / "stages" / f"{name}.json")

@@ -24,6 +24,7 @@ def tiny_config(tmp_path: Path, **changes) -> Path:
     """configs/demo.yaml's shape at test size: the fixture KG and sprites, hidden 32, 32-px images."""
     cfg = {
         "sources": [str(FIXTURES / "benchmark" / "tiny_commonsense.ttl")],
+        "bundled": [str(FIXTURES / "benchmark" / "tiny_commonsense.ttl"), str(FIXTURES / "wordnet")],
         "device": "cpu",
         "kge": {
             "model": "complex",
@@ -145,6 +146,7 @@ def test_demo_runs_every_stage_into_one_report(finished):
     figs = figures(out)
     assert list(figs) == STAGES
     assert figs["kg"]["entities"] > 10 and figs["kg"]["train triples"] > 0
+    assert figs["kg"]["bundled entities"] > figs["kg"]["entities"]  # with the WordNet fixture
     assert 0 < figs["kge"]["test MRR"] <= 1
     assert figs["link"]["questions"] > 0
     # the QA figures: the knowledge model and its `fusion: none` twin side by side, chance beside them
