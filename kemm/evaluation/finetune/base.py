@@ -26,7 +26,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -345,6 +345,36 @@ def benchmark_splits(
     if cfg.max_train:
         data["train"] = data["train"][: cfg.max_train]
     return bench, specs, data
+
+
+class FinetuneRun(NamedTuple):
+    """What every fine-tuning task starts from (:func:`start_run`)."""
+
+    cfg: FinetuneConfig
+    pretrained: str | None
+    bench: Any
+    specs: dict[str, Any]
+    data: dict[str, list]
+    kg: Any
+    backbone: nn.Module
+    tokenizer: Any
+
+
+def start_run(
+    ablation: Any, task: str, fusion: str, seed: int, kg_dir: Path, kge_run: Path, run_dir: Path
+) -> Any:
+    """The result already in ``run_dir`` with the same settings (reused), or a :class:`FinetuneRun`:
+    the settings, ``task``'s benchmark splits, the KG and the backbone with its tokenizer."""
+    from kemm.kg.graph import KnowledgeGraph
+
+    cfg, pretrained = setup_run(ablation, fusion, seed)
+    done = finished(run_dir, cfg, pretrained)
+    if done is not None:
+        return done
+    bench, specs, data = benchmark_splits(ablation, task, cfg)
+    kg = KnowledgeGraph.load(kg_dir)
+    backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained)
+    return FinetuneRun(cfg, pretrained, bench, specs, data, kg, backbone, tokenizer)
 
 
 def replace(cfg: FinetuneConfig, **changes: Any) -> FinetuneConfig:

@@ -185,12 +185,10 @@ def finetune_cloze(
     (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
     from kemm.evaluation.facts import read_facts
     from kemm.evaluation.finetune.base import (
-        benchmark_splits,
-        finished,
+        FinetuneRun,
         fit,
-        load_backbone,
         run_settings,
-        setup_run,
+        start_run,
     )
     from kemm.evaluation.tasks.base import write_result
     from kemm.evaluation.tasks.lama import (
@@ -200,18 +198,14 @@ def finetune_cloze(
         score_cloze,
         word_protocol,
     )
-    from kemm.kg.graph import KnowledgeGraph
 
     run_dir = Path(run_dir)
-    cfg, pretrained = setup_run(ablation, fusion, seed)
-    done = finished(run_dir, cfg, pretrained)
-    if done is not None:
-        return done
-    bench, specs, data = benchmark_splits(ablation, "lama", cfg)
+    run = start_run(ablation, "lama", fusion, seed, kg_dir, kge_run, run_dir)
+    if not isinstance(run, FinetuneRun):
+        return run  # finished before with the same settings
+    cfg, pretrained, bench, specs, data, kg, backbone, tokenizer = run
     facts = {s: {f.id: f for f in read_facts(data[s], specs[s].format, specs[s].path)} for s in data}
-    kg = KnowledgeGraph.load(kg_dir)
     objects = {s: {i: int(kg.entity_id(f.objects[0])) for i, f in facts[s].items()} for s in data}
-    backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained)
     if tokenizer.mask_token is None:
         raise KemmError("cloze fine-tuning needs a tokenizer with a mask token")
     items = {

@@ -166,27 +166,21 @@ def finetune_multiple_choice(
     """Fine-tune ``fusion``'s model on the benchmark's train questions and score ``ablation.split``
     (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
     from kemm.evaluation.finetune.base import (
-        benchmark_splits,
-        finished,
+        FinetuneRun,
         fit,
-        load_backbone,
         run_settings,
-        setup_run,
+        start_run,
     )
     from kemm.evaluation.runner import _facts
     from kemm.evaluation.tasks.base import write_result
     from kemm.evaluation.tasks.multiple_choice import score_multiple_choice
-    from kemm.kg.graph import KnowledgeGraph
 
     run_dir = Path(run_dir)
-    cfg, pretrained = setup_run(ablation, fusion, seed)
-    done = finished(run_dir, cfg, pretrained)
-    if done is not None:
-        return done
-    bench, specs, data = benchmark_splits(ablation, "csqa", cfg)
+    run = start_run(ablation, "csqa", fusion, seed, kg_dir, kge_run, run_dir)
+    if not isinstance(run, FinetuneRun):
+        return run  # finished before with the same settings
+    cfg, pretrained, bench, specs, data, kg, backbone, tokenizer = run
     train = data["train"]
-    kg = KnowledgeGraph.load(kg_dir)
-    backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained)
     grounded = {
         s: _grounded(("csqa", str(specs[s].path), str(kg_dir)), data[s], kg, tokenizer, cfg, fusion)
         for s in data

@@ -237,27 +237,21 @@ def finetune_vqa(
     """Fine-tune ``fusion``'s model on the benchmark's train questions and score ``ablation.split``
     (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
     from kemm.evaluation.finetune.base import (
-        benchmark_splits,
-        finished,
+        FinetuneRun,
         fit,
-        load_backbone,
         run_settings,
-        setup_run,
+        start_run,
     )
     from kemm.evaluation.runner import _facts
     from kemm.evaluation.tasks.base import write_result
     from kemm.evaluation.tasks.vqa import score_vqa
-    from kemm.kg.graph import KnowledgeGraph
     from kemm.pretraining.data import PairProcessor
 
     run_dir = Path(run_dir)
-    cfg, pretrained = setup_run(ablation, fusion, seed)
-    done = finished(run_dir, cfg, pretrained)
-    if done is not None:
-        return done
-    bench, specs, data = benchmark_splits(ablation, "okvqa", cfg)
-    kg = KnowledgeGraph.load(kg_dir)
-    backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained)
+    run = start_run(ablation, "okvqa", fusion, seed, kg_dir, kge_run, run_dir)
+    if not isinstance(run, FinetuneRun):
+        return run  # finished before with the same settings
+    cfg, pretrained, bench, specs, data, kg, backbone, tokenizer = run
     vocab = AnswerVocabulary.from_examples(data["train"])
     labels = [kg.entity_label(i) for i in range(kg.num_entities)]
     entities_of: dict[str, list[int]] = defaultdict(list)
