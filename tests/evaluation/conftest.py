@@ -16,6 +16,25 @@ def build_tiny_benchmark(out: Path) -> Path:
     return out
 
 
+def split_kg_and_kge_config(root: Path) -> tuple[Path, Path]:
+    """The tiny benchmark's KG with a train/valid/test split saved in ``root/kg``, and a two-epoch
+    TransE config ``root/kge.yaml`` (dim 8) to train on it."""
+    import yaml
+
+    from kemm.kg import ingest
+    from kemm.kg.split import split_triples
+    from tests.data.benchmark.conftest import TINY_KG
+
+    kg, _ = ingest([TINY_KG])
+    kg.splits = split_triples(kg.triples, seed=0, num_entities=kg.num_entities).as_dict()
+    kg_dir = kg.save(root / "kg")
+    kge_yaml = root / "kge.yaml"
+    kge_yaml.write_text(
+        yaml.safe_dump({"model": "transe", "model_kwargs": {"dim": 8}, "epochs": 2, "batch_size": 64})
+    )
+    return kg_dir, kge_yaml
+
+
 @pytest.fixture(scope="session")
 def tiny_benchmark(tmp_path_factory) -> Path:
     """The tiny benchmark, built once for the evaluation tests."""

@@ -5,26 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from kemm.errors import InputError, KemmError
 from kemm.evaluation.ablation import AblationConfig, run_ablation
-from kemm.kg import ingest
-from kemm.kg.split import split_triples
 
 
 @pytest.fixture(scope="module")
 def setup(tiny_benchmark, tmp_path_factory):
-    from tests.data.benchmark.conftest import TINY_KG
+    from tests.evaluation.conftest import split_kg_and_kge_config
 
-    root = tmp_path_factory.mktemp("abl")
-    kg, _ = ingest([TINY_KG])
-    kg.splits = split_triples(kg.triples, seed=0, num_entities=kg.num_entities).as_dict()
-    kg_dir = kg.save(root / "kg")
-    kge = root / "kge.yaml"
-    kge.write_text(
-        yaml.safe_dump({"model": "transe", "model_kwargs": {"dim": 8}, "epochs": 2, "batch_size": 64})
-    )
+    kg_dir, kge = split_kg_and_kge_config(tmp_path_factory.mktemp("abl"))
     return tiny_benchmark, kg_dir, kge
 
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-import yaml
+
+from kemm.models.configuration import TINY_VIT
 
 #: the tiny fine-tuning settings: hidden 32, 2 layers, 32-px images, a few epochs (seconds on one core)
 TINY_FINETUNE = {
@@ -13,14 +14,7 @@ TINY_FINETUNE = {
             "intermediate_size": 64,
             "max_position_embeddings": 64,
         },
-        "vision": {
-            "hidden_size": 32,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "intermediate_size": 64,
-            "image_size": 32,
-            "patch_size": 8,
-        },
+        "vision": TINY_VIT,
     },
     "epochs": 8,
     "batch_size": 8,
@@ -35,18 +29,10 @@ TINY_FINETUNE = {
 def finetune_setup(tiny_benchmark, tmp_path_factory):
     """``(benchmark, KG dir with a split, KGE run)`` over the tiny benchmark's KG."""
     from kemm.evaluation.ablation import AblationConfig, _train_kge
-    from kemm.kg import ingest
-    from kemm.kg.split import split_triples
-    from tests.data.benchmark.conftest import TINY_KG
+    from tests.evaluation.conftest import split_kg_and_kge_config
 
     root = tmp_path_factory.mktemp("ft")
-    kg, _ = ingest([TINY_KG])
-    kg.splits = split_triples(kg.triples, seed=0, num_entities=kg.num_entities).as_dict()
-    kg_dir = kg.save(root / "kg")
-    kge_yaml = root / "kge.yaml"
-    kge_yaml.write_text(
-        yaml.safe_dump({"model": "transe", "model_kwargs": {"dim": 8}, "epochs": 2, "batch_size": 64})
-    )
+    kg_dir, kge_yaml = split_kg_and_kge_config(root)
     cfg = AblationConfig(benchmark=str(tiny_benchmark), kg=str(kg_dir), fusions=[], kge_config=str(kge_yaml))
     kge = _train_kge(cfg, kg_dir, 0, root / "kge")
     return tiny_benchmark, kg_dir, kge_yaml, kge
