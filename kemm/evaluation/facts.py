@@ -183,6 +183,37 @@ def find_inverse_relations(
     return out
 
 
+def fact_edge_test(kg: KnowledgeGraph, fact: Fact, inverses: dict[int, set[int]]) -> Any:
+    """A predicate ``(head_id, relation_id, tail_id) -> bool``: does this KG edge state ``fact``?
+
+    True for ``(s, r, o)`` and for ``(o, r', s)`` with ``r'`` an inverse of ``r`` (``inverses`` as
+    :func:`find_inverse_relations` gives them), and for every edge between ``s`` and ``o`` when the
+    fact has no relation: the edges :func:`remove_evaluated_facts` removes. None when the fact names
+    what the KG does not hold.
+    """
+    ent, rel = _resolver(kg.entities), _resolver(kg.relations)
+    subject, objects = ent(fact.subject), [ent(o) for o in fact.objects]
+    if not subject or not all(objects):
+        return None
+    s, objs = subject[0], {o[0] for o in objects}
+    r: int | None = None
+    if fact.relation is not None:
+        found = rel(fact.relation)
+        if not found:
+            return None
+        r = found[0]
+    inv = inverses.get(r, set()) if r is not None else set()
+
+    def states(h: int, rr: int, t: int) -> bool:
+        if h == s and t in objs:
+            return r is None or rr == r
+        if t == s and h in objs:
+            return r is None or rr in inv
+        return False
+
+    return states
+
+
 def fact_triples(kg: KnowledgeGraph, facts: Iterable[Fact]) -> np.ndarray:
     """The ``(n, 3)`` id triples ``(subject, relation, object)`` of ``facts`` (one per object;
     the first entity a name resolves to), for ranking them by link prediction.

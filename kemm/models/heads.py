@@ -15,6 +15,13 @@ entities, ``D`` hidden size, ``E`` entity_dim, ``V`` word vocabulary, ``A`` answ
 | :class:`MultipleChoiceHead` | pooled (B*K, D) [+ graph_pooled] | (B, K) |
 | :class:`VQAHead` | pooled (B, D), entity candidates | :class:`~kemm.models.outputs.VQAHeadOutput` |
 | :class:`ClozeHead` | hidden (B, L, D), blank positions (B,) | :class:`~kemm.models.outputs.ClozeHeadOutput` |
+| :class:`SubgraphPointer` | query (B, D), entity logits (B, N), graph extras | (B, N) |
+
+The entity answers of :class:`VQAHead` and :class:`ClozeHead` also read the retrieved subgraph when
+the fusion module reasoned over one (``gnn``: its node states in ``extras``): through
+:class:`SubgraphPointer` an example's own nodes get a score from their final states. Without
+graph extras (``fusion: none`` and the other modules) the pointer adds nothing, so the baseline
+runs the same head.
 """
 
 from __future__ import annotations
@@ -51,6 +58,48 @@ class EntityScorer(nn.Module):
         if vectors.ndim == 2:
             return q @ vectors.t()  # (..., N)
         return (q.unsqueeze(-2) * vectors).sum(-1)  # (..., C)
+
+
+class SubgraphPointer(nn.Module):
+    """QA-GNN's answer-node scoring for open answers: each node of an example's retrieved subgraph
+    adds ``(W_q q) . (W_k x_node) / sqrt(D)`` to that example's logit of the node's entity.
+
+    ``extras`` are a fusion module's outputs (:class:`kemm.models.fusion.gnn.GNNFusion`'s
+    ``graph_nodes`` ``(M, D)``, ``graph_node_batch`` ``(M,)``, ``graph_node_entity`` ``(M,)``);
+    without them, or with no node, the logits come back unchanged.
+
+    Shapes:
+        query: (B, D); logits: (B, N) over all entities -> (B, N)
+    """
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.query = nn.Linear(hidden_size, hidden_size)
+        self.key = nn.Linear(hidden_size, hidden_size)
+        self.scale = hidden_size**-0.5
+
+    def node_scores(
+        self, query: torch.Tensor, extras: dict[str, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """``(example (M,), entity (M,), score (M,))`` of every node, or None without nodes."""
+        nodes = (extras or {}).get("graph_nodes")
+        if nodes is None or len(nodes) == 0:
+            return None
+        assert extras is not None
+        batch, entity = extras["graph_node_batch"], extras["graph_node_entity"]  # (M,), (M,)
+        keep = entity >= 0
+        batch, entity, nodes = batch[keep], entity[keep], nodes[keep]
+        score = (self.query(query)[batch] * self.key(nodes)).sum(-1) * self.scale  # (M,)
+        return batch, entity, score
+
+    def forward(
+        self, query: torch.Tensor, logits: torch.Tensor, extras: dict[str, torch.Tensor] | None
+    ) -> torch.Tensor:
+        scored = self.node_scores(query, extras)
+        if scored is None:
+            return logits
+        batch, entity, score = scored
+        return logits.index_put((batch, entity), score.to(logits.dtype), accumulate=True)
 
 
 class ITMHead(nn.Module):
@@ -174,7 +223,8 @@ class MultipleChoiceHead(nn.Module):
 class VQAHead(nn.Module):
     """VQA answers from a classifier over the answer vocabulary *and* a pointer over KG entities
     (KRISP style), mixed by a learned gate, so an answer never seen in training can still be
-    produced when it is a KG entity.
+    produced when it is a KG entity. Over all entities the pointer also scores the example's
+    subgraph nodes (:class:`SubgraphPointer`, given the fusion module's ``extras``).
 
     Shapes:
         pooled: (B, D); candidates: None (all N entities), (N,) or (B, N) ids, -1 padded
@@ -192,14 +242,20 @@ class VQAHead(nn.Module):
             nn.Linear(2 * hidden_size, num_answers),
         )
         self.pointer = EntityScorer(hidden_size, entity_dim)
+        self.subgraph = SubgraphPointer(hidden_size)
         self.gate = nn.Linear(hidden_size, 1)
 
     def forward(
-        self, pooled: torch.Tensor, entities: EntityEmbeddings, candidates: torch.Tensor | None = None
+        self,
+        pooled: torch.Tensor,
+        entities: EntityEmbeddings,
+        candidates: torch.Tensor | None = None,
+        extras: dict[str, torch.Tensor] | None = None,
     ) -> VQAHeadOutput:
         answer = self.classifier(pooled)  # (B, A)
         if candidates is None:
             entity = self.pointer(pooled, entities(_all_ids(entities, pooled.device)))  # (B, N)
+            entity = self.subgraph(pooled, entity, extras)
         else:
             if candidates.ndim == 1:
                 candidates = candidates.expand(pooled.shape[0], -1)
@@ -213,22 +269,41 @@ class VQAHead(nn.Module):
 
 class ClozeHead(nn.Module):
     """Cloze (LAMA style) at each example's blank: over the word vocabulary (the tied MLM head) and
-    over the KG entities (dot product with their vectors).
+    over the KG entities (dot product with their vectors, plus :class:`SubgraphPointer` over the
+    example's subgraph nodes given the fusion module's ``extras``). With ``entity_words`` (the
+    word id of each entity whose label is one token, -1 otherwise) a node's pointer score is also
+    added to the word of its label, so the word answer can come from the subgraph too.
 
     Shapes:
-        hidden: (B, L, D); positions: (B,) index of the blank -> word (B, V), entity (B, N)
+        hidden: (B, L, D); positions: (B,) index of the blank; entity_words: (N,)
+        -> word (B, V), entity (B, N)
     """
 
     def __init__(self, word_embeddings: nn.Embedding, entity_dim: int, hidden_act: str = "gelu") -> None:
         super().__init__()
         self.mlm = MLMHead(word_embeddings, hidden_act)
         self.entity = EntityScorer(word_embeddings.weight.shape[1], entity_dim)
+        self.subgraph = SubgraphPointer(word_embeddings.weight.shape[1])
 
     def forward(
-        self, hidden: torch.Tensor, positions: torch.Tensor, entities: EntityEmbeddings | None = None
+        self,
+        hidden: torch.Tensor,
+        positions: torch.Tensor,
+        entities: EntityEmbeddings | None = None,
+        extras: dict[str, torch.Tensor] | None = None,
+        entity_words: torch.Tensor | None = None,
     ) -> ClozeHeadOutput:
         at = hidden[torch.arange(hidden.shape[0], device=hidden.device), positions]  # (B, D)
+        word = self.mlm(at)  # (B, V)
         entity = None
         if entities is not None:
             entity = self.entity(at, entities(_all_ids(entities, hidden.device)))  # (B, N)
-        return ClozeHeadOutput(word_logits=self.mlm(at), entity_logits=entity)
+            scored = self.subgraph.node_scores(at, extras)
+            if scored is not None:
+                batch, ent, score = scored
+                entity = entity.index_put((batch, ent), score.to(entity.dtype), accumulate=True)
+                if entity_words is not None:
+                    w = entity_words[ent]  # (M,)
+                    keep = w >= 0
+                    word = word.index_put((batch[keep], w[keep]), score[keep].to(word.dtype), accumulate=True)
+        return ClozeHeadOutput(word_logits=word, entity_logits=entity)

@@ -9,7 +9,13 @@ import pytest
 
 from kemm.data import ClozeExample, ImageRef, MultipleChoiceExample, VQAExample
 from kemm.errors import KemmError
-from kemm.evaluation.facts import Fact, find_inverse_relations, read_facts, remove_evaluated_facts
+from kemm.evaluation.facts import (
+    Fact,
+    fact_edge_test,
+    find_inverse_relations,
+    read_facts,
+    remove_evaluated_facts,
+)
 from kemm.kg import KnowledgeGraph, ingest
 
 TSV = """\
@@ -146,3 +152,19 @@ def test_fact_triples(kg):
     assert t.tolist() == sorted([[e["car"], r["HasA"], e["wheel"]], [e["car"], r["HasA"], e["door"]]])
     with pytest.raises(KemmError, match="1 facts have no relation"):
         fact_triples(kg, [Fact("q", "car", None, ("wheel",))])
+
+
+def test_fact_edge_test_names_the_edges_the_fact_removed_kg_lacks(kg):
+    e, r = kg.entities.index, kg.relations.index
+    inv = find_inverse_relations(kg)
+    states = fact_edge_test(kg, Fact("q", "car", "HasA", ("wheel",)), inv)
+    assert states(e["car"], r["HasA"], e["wheel"]) and states(e["wheel"], r["PartOf"], e["car"])
+    assert not states(e["car"], r["HasA"], e["door"]) and not states(e["door"], r["PartOf"], e["car"])
+    assert not states(e["wheel"], r["HasA"], e["car"])  # HasA is not its own inverse
+    one_way = fact_edge_test(kg, Fact("q", "apple", "IsA", ("fruit",)), inv)
+    assert one_way(e["apple"], r["IsA"], e["fruit"]) and not one_way(e["fruit"], r["IsA"], e["apple"])
+    any_relation = fact_edge_test(kg, Fact("q", "apple", None, ("knife",)), inv)
+    assert any_relation(e["apple"], r["RelatedTo"], e["knife"]) and any_relation(
+        e["knife"], r["IsA"], e["apple"]
+    )
+    assert fact_edge_test(kg, Fact("q", "apple", "IsA", ("granite",)), inv) is None

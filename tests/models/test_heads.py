@@ -10,6 +10,7 @@ from kemm.models.heads import (
     MLMHead,
     MultipleChoiceHead,
     ObjectClassificationHead,
+    SubgraphPointer,
     VQAHead,
 )
 from tests.models.cases import ENTITY_DIM, NUM_ENTITIES, entity_table
@@ -89,13 +90,66 @@ def test_vqa_combined_distribution_can_answer_with_an_unseen_entity():
     out = head(torch.randn(4, D), ents, torch.tensor([2, 9, -1]))
     assert out.entity_logits.shape == (4, 3) and torch.isinf(out.log_probs[:, -1]).all()
     head.train()
-    _backward_reaches(head, loss=-head(torch.randn(4, D), ents).log_probs[:, 7].sum())
+    _backward_reaches(head, loss=-head(torch.randn(4, D), ents, extras=_graph_extras()).log_probs[:, 7].sum())
 
 
 def test_cloze_over_words_and_entities():
     words = nn.Embedding(V, D)
     head = ClozeHead(words, ENTITY_DIM)
-    out = head(torch.randn(2, 6, D), torch.tensor([1, 4]), entity_table())
+    out = head(torch.randn(2, 6, D), torch.tensor([1, 4]), entity_table(), _graph_extras())
     assert out.word_logits.shape == (2, V) and out.entity_logits.shape == (2, NUM_ENTITIES)
     _backward_reaches(head, loss=out.word_logits.logsumexp(-1).sum() + out.entity_logits.logsumexp(-1).sum())
     assert head(torch.randn(2, 6, D), torch.tensor([0, 0])).entity_logits is None
+
+
+def _graph_extras():
+    """Example 0 has nodes of entities 2 and 5, example 1 one node of entity 2 (and a padded -1)."""
+    return {
+        "graph_nodes": torch.randn(4, D),
+        "graph_node_batch": torch.tensor([0, 0, 1, 1]),
+        "graph_node_entity": torch.tensor([2, 5, 2, -1]),
+    }
+
+
+def test_subgraph_pointer_scores_each_example_only_at_its_own_nodes():
+    torch.manual_seed(0)
+    ptr = SubgraphPointer(D)
+    q, logits, extras = torch.randn(2, D), torch.randn(2, NUM_ENTITIES), _graph_extras()
+    assert torch.equal(ptr(q, logits, None), logits) and torch.equal(ptr(q, logits, {}), logits)
+    out = ptr(q, logits, extras)
+    changed = (out != logits).nonzero().tolist()
+    assert changed == [[0, 2], [0, 5], [1, 2]]
+    k = ptr.key(extras["graph_nodes"])
+    expect = (ptr.query(q)[0] * k[1]).sum() / D**0.5
+    torch.testing.assert_close(out[0, 5] - logits[0, 5], expect)
+    _backward_reaches(ptr, loss=out.logsumexp(-1).sum())
+
+
+def test_vqa_and_cloze_heads_read_the_subgraph_only_when_given():
+    torch.manual_seed(0)
+    ents, extras = entity_table(), _graph_extras()
+    vqa = VQAHead(D, num_answers=5, entity_dim=ENTITY_DIM).eval()
+    pooled = torch.randn(2, D)
+    a, b = vqa(pooled, ents).entity_logits, vqa(pooled, ents, extras=extras).entity_logits
+    assert (a != b).nonzero().tolist() == [[0, 2], [0, 5], [1, 2]]
+    cloze = ClozeHead(nn.Embedding(V, D), ENTITY_DIM)
+    hidden, pos = torch.randn(2, 6, D), torch.tensor([1, 4])
+    a, b = cloze(hidden, pos, ents).entity_logits, cloze(hidden, pos, ents, extras).entity_logits
+    assert (a != b).nonzero().tolist() == [[0, 2], [0, 5], [1, 2]]
+
+
+def test_cloze_subgraph_scores_reach_the_word_of_a_one_token_label():
+    torch.manual_seed(0)
+    cloze = ClozeHead(nn.Embedding(V, D), ENTITY_DIM)
+    hidden, pos = torch.randn(2, 6, D), torch.tensor([1, 4])
+    words = torch.full((NUM_ENTITIES,), -1)
+    words[2] = 7  # entity 2's label is word 7; entity 5's label is several tokens
+    extras = _graph_extras()
+    a = cloze(hidden, pos, entity_table(), extras)
+    b = cloze(hidden, pos, entity_table(), extras, words)
+    assert torch.equal(a.entity_logits, b.entity_logits)
+    assert (a.word_logits != b.word_logits).nonzero().tolist() == [[0, 7], [1, 7]]
+    delta = b.word_logits[:, 7] - a.word_logits[:, 7]
+    torch.testing.assert_close(
+        delta, b.entity_logits[:, 2] - cloze(hidden, pos, entity_table()).entity_logits[:, 2]
+    )

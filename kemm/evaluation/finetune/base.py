@@ -61,6 +61,12 @@ class FinetuneConfig:
         oracle_links: VQA only: link the image's objects from the benchmark's ground-truth
             annotations (reported apart as ``links: oracle``); False: no object links (the image
             patches only).
+        fact_dropout: the probability that a training example's own fact (``(s, r, o)`` and its
+            inverse edges, as the fact-removed KG lacks them) is taken out of its subgraph at a
+            step (default 0: never). A KG is incomplete: a model that only ever trained with the
+            answer's edge in its graph learns "the answer is the linked neighbour" and falls
+            below the text-only model when the edge is missing (the fact-removed setting). Only
+            graph modules (``gnn``) read edges; training examples only, never the evaluated ones.
         device: ``cpu``, ``cuda`` or ``auto``.
         num_threads: ``torch.set_num_threads`` (None: torch's default).
     """
@@ -78,6 +84,7 @@ class FinetuneConfig:
     max_nodes: int = 32
     max_train: int | None = None
     oracle_links: bool = False
+    fact_dropout: float = 0.0
     device: str = "cpu"
     num_threads: int | None = None
 
@@ -85,6 +92,8 @@ class FinetuneConfig:
         for name in ("epochs", "batch_size", "max_length", "hops", "max_nodes"):
             if getattr(self, name) < 1:
                 raise KemmError(f"finetune.{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.fact_dropout <= 1.0:
+            raise KemmError(f"finetune.fact_dropout must be between 0 and 1, got {self.fact_dropout}")
         for task, n in self.task_epochs.items():
             if n < 1:
                 raise KemmError(f"finetune.task_epochs.{task} must be at least 1, got {n}")
@@ -237,6 +246,56 @@ def knowledge_batch(items: Sequence[Grounded], fusion: str) -> KnowledgeBatch:
     return KnowledgeBatch.collate([g.knowledge for g in items], with_graph=needs_graph(fusion))
 
 
+def fact_tests(kg: Any, examples: Sequence[Any], spec: Any) -> list[Any]:
+    """Per example, the predicate telling which KG edges state its fact
+    (:func:`kemm.evaluation.facts.fact_edge_test`), or None when its fact is unknown."""
+    from kemm.evaluation.datasets import example_id
+    from kemm.evaluation.facts import fact_edge_test, find_inverse_relations, read_facts
+
+    facts = {f.id: f for f in read_facts(examples, spec.format, spec.path)}
+    inverses = find_inverse_relations(kg)
+    return [
+        fact_edge_test(kg, facts[example_id(ex)], inverses) if example_id(ex) in facts else None
+        for ex in examples
+    ]
+
+
+def without_fact(g: Grounded, states: Any) -> Grounded | None:
+    """``g`` as retrieval from a KG without its fact would give it: the subgraph edges that
+    ``states(head_id, relation_id, tail_id)`` says state the fact are dropped, and so are the
+    nodes no longer connected to a seed (question or answer) node. None when the subgraph holds
+    none of the fact's edges (nothing to drop)."""
+    k = g.knowledge
+    if states is None or not k.edges or k.nodes is None:
+        return None
+    nodes, types = k.nodes, k.node_types or ["other"] * len(k.nodes)
+    edges = [e for e in k.edges if not states(nodes[e[0]], e[1], nodes[e[2]])]
+    if len(edges) == len(k.edges):
+        return None
+    near: dict[int, list[int]] = {}
+    for h, _, t in edges:
+        near.setdefault(h, []).append(t)
+        near.setdefault(t, []).append(h)
+    reached = {i for i, t in enumerate(types) if t != "other"}
+    todo = list(reached)
+    while todo:
+        for j in near.get(todo.pop(), []):
+            if j not in reached:
+                reached.add(j)
+                todo.append(j)
+    kept = sorted(reached)
+    new = {old: i for i, old in enumerate(kept)}
+    return Grounded(
+        g.input_ids,
+        dataclasses.replace(
+            k,
+            nodes=[nodes[i] for i in kept],
+            node_types=[types[i] for i in kept],
+            edges=[(new[h], r, new[t]) for h, r, t in edges if h in new and t in new],
+        ),
+    )
+
+
 def entity_keys(kg: Any, knowledge: ExampleKnowledge) -> list[str]:
     """The KG keys of the entities an example was grounded to (mentions, in order, once each)."""
     ids = dict.fromkeys(m.entity for m in knowledge.mentions if m.entity >= 0)
@@ -304,14 +363,36 @@ def run_settings(cfg: FinetuneConfig, pretrained: str | None) -> dict[str, Any]:
 
 class FinetuneTask(Task):
     """What every fine-tuning task shares: batches of ``cfg.batch_size`` indices into ``self.train``,
-    this rank's shuffled share of each epoch; ``self.device`` set by the engine."""
+    this rank's shuffled share of each epoch; ``self.device`` set by the engine.
+
+    ``self.dropped`` (optional, parallel to ``self.train``): each training item without its own
+    fact's edges (None where its subgraph has none), used with probability ``cfg.fact_dropout``
+    by :meth:`train_items`.
+    """
 
     train: Sequence[Any]
+    dropped: Sequence[Any] | None = None
     cfg: FinetuneConfig
     device: torch.device
+    generator: torch.Generator | None = None
 
     def setup(self, ctx: RunContext) -> None:
         self.device = ctx.device
+        self.generator = ctx.generator
+
+    def facts_in_subgraphs(self) -> int | None:
+        """Training items whose subgraph holds their own fact (None: ``fact_dropout`` unused)."""
+        return None if self.dropped is None else sum(x is not None for x in self.dropped)
+
+    def train_items(self, batch: list[int]) -> list[Any]:
+        """The training items of ``batch``, each with its fact taken out with probability
+        ``cfg.fact_dropout`` (one draw per item from the run's checkpointed generator)."""
+        items = [self.train[i] for i in batch]
+        p, dropped = self.cfg.fact_dropout, self.dropped
+        if not p or dropped is None:
+            return items
+        draws = torch.rand(len(batch), generator=self.generator).tolist()
+        return [dropped[i] if dropped[i] is not None and u < p else x for x, i, u in zip(items, batch, draws)]
 
     def train_batches(self, epoch: int, ctx: RunContext) -> list[list[int]]:
         idx = ctx.shard(len(self.train), epoch).tolist()

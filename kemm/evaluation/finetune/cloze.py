@@ -33,10 +33,12 @@ from kemm.evaluation.finetune.base import (
     FinetuneConfig,
     FinetuneTask,
     Grounded,
+    fact_tests,
     ground_cached,
     knowledge_batch,
     needs_graph,
     pad_texts,
+    without_fact,
 )
 from kemm.evaluation.metrics import mrr, realistic_rank
 from kemm.models.heads import ClozeHead
@@ -46,19 +48,25 @@ logger = logging.getLogger(__name__)
 
 
 class ClozeModel(nn.Module):
-    """The backbone and a :class:`ClozeHead` (word vocabulary and KG entities)."""
+    """The backbone and a :class:`ClozeHead` (word vocabulary and KG entities).
 
-    def __init__(self, backbone: nn.Module) -> None:
+    ``entity_words`` ``(N,)``: the word id of each entity whose label is a single token (-1
+    otherwise), so that a subgraph node's score also reaches its word (:class:`ClozeHead`).
+    """
+
+    def __init__(self, backbone: nn.Module, entity_words: torch.Tensor | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         words = backbone.text.embeddings.word_embeddings  # type: ignore[union-attr]
         self.head = ClozeHead(words, int(backbone.entities.entity_dim))  # type: ignore[union-attr,arg-type]
+        self.entity_words: torch.Tensor | None
+        self.register_buffer("entity_words", entity_words, persistent=False)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, knowledge: Any, positions: torch.Tensor) -> Any:
         """``word_logits`` ``(B, V)`` and ``entity_logits`` ``(B, N)`` at each probe's blank."""
         out = self.backbone(input_ids=ids, attention_mask=mask, knowledge=knowledge)
         text = out.text_hidden if getattr(out, "text_hidden", None) is not None else out.last_hidden_state
-        return self.head(text, positions, self.backbone.entities)  # type: ignore[arg-type]
+        return self.head(text, positions, self.backbone.entities, out.extras, self.entity_words)  # type: ignore[arg-type]
 
 
 class ClozeItem:
@@ -94,7 +102,7 @@ class ClozeTask(FinetuneTask):
         return self.model(ids.to(self.device), mask.to(self.device), kb, positions)
 
     def training_step(self, batch: list[int]) -> StepOutput:
-        items = [self.train[i] for i in batch]
+        items = self.train_items(batch)
         out = self.scores(items)
         entity = torch.tensor([x.entity for x in items], device=self.device)
         word = torch.tensor([x.word for x in items], device=self.device)
@@ -157,6 +165,15 @@ def load_mlm_head(head: ClozeHead, pretrained: str | Path | None) -> bool:
     return True
 
 
+def entity_words(kg: Any, tokenizer: Any) -> torch.Tensor:
+    """``(N,)``: the word id of each KG entity whose label is one token of ``tokenizer``, else -1."""
+    ids = []
+    for n in range(kg.num_entities):
+        pieces = tokenizer.tokenize(kg.entity_label(n))
+        ids.append(tokenizer.convert_tokens_to_ids(pieces[0]) if len(pieces) == 1 else -1)
+    return torch.tensor(ids, dtype=torch.long)
+
+
 def _items(
     key: tuple,
     examples: Sequence[ClozeExample],
@@ -212,9 +229,15 @@ def finetune_cloze(
         s: _items(("lama", str(specs[s].path), str(kg_dir)), data[s], objects[s], kg, tokenizer, cfg, fusion)
         for s in data
     }
-    model = ClozeModel(backbone)
+    model = ClozeModel(backbone, entity_words(kg, tokenizer))
     warm = load_mlm_head(model.head, pretrained)
     ct = ClozeTask(model, fusion, items["train"], items["val"], cfg, tokenizer.pad_token_id or 0)
+    if cfg.fact_dropout and needs_graph(fusion):
+        tests = fact_tests(kg, data["train"], specs["train"])
+        ct.dropped = [
+            None if (g := without_fact(x.text, t)) is None else ClozeItem(g, x.position, x.entity, x.word)
+            for x, t in zip(items["train"], tests)
+        ]
     trained = fit(ct, cfg, seed, "valid/entity_mrr", run_dir, task)
 
     examples = data[ablation.split]
@@ -253,6 +276,7 @@ def finetune_cloze(
             "kge": str(kge_run),
             "kg": str(kg_dir),
             "train_probes": len(items["train"]),
+            "train_facts_in_subgraph": ct.facts_in_subgraphs(),
             "zero_shot": False,
             "mlm_head_from_pretraining": warm,
             "best_epoch": trained.best_epoch,

@@ -27,11 +27,13 @@ from kemm.evaluation.finetune.base import (
     FinetuneTask,
     Grounded,
     entity_keys,
+    fact_tests,
     ground_cached,
     knowledge_batch,
     needs_graph,
     pad_texts,
     pooled_output,
+    without_fact,
 )
 from kemm.evaluation.metrics import multiple_choice_accuracy
 from kemm.models.heads import MultipleChoiceHead
@@ -109,7 +111,7 @@ class MultipleChoiceTask(FinetuneTask):
         return self.model(ids.to(self.device), mask.to(self.device), kb, k)  # (B, K)
 
     def training_step(self, batch: list[int]) -> StepOutput:
-        logits = self.logits([self.train[i] for i in batch])
+        logits = self.logits(self.train_items(batch))
         gold = torch.tensor([self.train_gold[i] for i in batch], device=logits.device)
         loss = F.cross_entropy(logits, gold)
         self.losses.append(float(loss.detach()))
@@ -160,6 +162,14 @@ def _grounded(
     return out
 
 
+def _without_fact(question: list[Grounded], states: Any) -> list[Grounded] | None:
+    """The question's pairs without its fact's edges (only the gold pair holds them), or None."""
+    pairs = [without_fact(g, states) for g in question]
+    if all(p is None for p in pairs):
+        return None
+    return [p if p is not None else g for p, g in zip(pairs, question)]
+
+
 def finetune_multiple_choice(
     ablation: Any, task: str, fusion: str, seed: int, setting: str, kg_dir: Path, kge_run: Path, run_dir: Path
 ) -> Any:
@@ -196,6 +206,9 @@ def finetune_multiple_choice(
         cfg,
         tokenizer.pad_token_id or 0,
     )
+    if cfg.fact_dropout and needs_graph(fusion):
+        tests = fact_tests(kg, train, specs["train"])
+        mc.dropped = [_without_fact(q, t) for q, t in zip(grounded["train"], tests)]
     trained = fit(mc, cfg, seed, "valid/accuracy", run_dir, task)
     examples = data[ablation.split]
     chosen = mc.predict(grounded[ablation.split])
@@ -222,6 +235,7 @@ def finetune_multiple_choice(
             "kge": str(kge_run),
             "kg": str(kg_dir),
             "train_questions": len(train),
+            "train_facts_in_subgraph": mc.facts_in_subgraphs(),
             "best_epoch": trained.best_epoch,
             "valid_accuracy": trained.best_metric,
             "epoch_losses": [round(float(h["loss"]), 4) for h in trained.history],

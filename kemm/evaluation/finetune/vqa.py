@@ -39,10 +39,13 @@ from kemm.evaluation.finetune.base import (
     FinetuneTask,
     Grounded,
     entity_keys,
+    fact_tests,
     ground_cached,
     knowledge_batch,
+    needs_graph,
     pad_texts,
     pooled_output,
+    without_fact,
 )
 from kemm.evaluation.metrics import vqa_soft_accuracy
 from kemm.models.heads import VQAHead
@@ -63,7 +66,7 @@ class VQAModel(nn.Module):
     def forward(self, inputs: dict[str, Any]) -> torch.Tensor:
         """``log_probs`` ``(B, A + N)``."""
         out = self.backbone(**inputs)
-        return self.head(pooled_output(out), self.backbone.entities).log_probs  # type: ignore[arg-type]
+        return self.head(pooled_output(out), self.backbone.entities, extras=out.extras).log_probs  # type: ignore[arg-type]
 
 
 class VQAItem:
@@ -137,7 +140,7 @@ class VQATask(FinetuneTask):
         return self.model(inputs)  # (B, A + N)
 
     def training_step(self, batch: list[int]) -> StepOutput:
-        items = [self.train[i] for i in batch]
+        items = self.train_items(batch)
         logp = self.log_probs(items)
         target = torch.zeros_like(logp)  # (B, A + N)
         for i, x in enumerate(items):
@@ -189,8 +192,6 @@ def _items(
     key: tuple,
     targets: list[dict[int, float]],
 ) -> list[VQAItem]:
-    from kemm.evaluation.finetune.base import needs_graph
-
     pixels: dict[Any, tuple[torch.Tensor, torch.Tensor, list[int | None]]] = {}
     links: list[list[int | None]] = []
     for ex in examples:
@@ -286,6 +287,13 @@ def finetune_vqa(
         cfg,
         tokenizer.pad_token_id or 0,
     )
+    if cfg.fact_dropout and needs_graph(fusion):
+        reachable = [ex for ex, it in zip(data["train"], items["train"]) if it.target]  # vt.train's order
+        tests = fact_tests(kg, reachable, specs["train"])
+        vt.dropped = [
+            None if (g := without_fact(x.text, t)) is None else VQAItem(g, x.pixels, x.boxes, x.target)
+            for x, t in zip(vt.train, tests)
+        ]
     trained = fit(vt, cfg, seed, "valid/vqa_accuracy", run_dir, task)
     examples = data[ablation.split]
     ids = [example_id(ex) for ex in examples]
@@ -314,6 +322,7 @@ def finetune_vqa(
             "kg": str(kg_dir),
             "object_links": "oracle (ground-truth annotations)" if cfg.oracle_links else "none",
             "train_questions": len(vt.train),
+            "train_facts_in_subgraph": vt.facts_in_subgraphs(),
             "answers_from_entity_pointer": from_entities,
             "best_epoch": trained.best_epoch,
             "valid_vqa_accuracy": trained.best_metric,

@@ -21,7 +21,12 @@ it is not computed as without fusion.
 After the last fusion layer ``ctx.extras["graph_pooled"]`` ``(B, D)`` is QA-GNN's graph pooling,
 attention over the example's non-context nodes with the ``[CLS]`` state as query (zeros for an
 example without nodes), and ``ctx.extras["graph_context"]`` ``(B, D)`` the context node,
-projected: with ``[CLS]`` they are the three inputs of QA-GNN's answer scorer.
+projected: with ``[CLS]`` they are the three inputs of QA-GNN's answer scorer. For heads that
+answer with a KG entity (cloze, VQA), ``ctx.extras["graph_nodes"]`` ``(M, D)`` are the final
+states of the ``M`` non-context nodes of the batch, projected, with ``"graph_node_batch"`` ``(M,)``
+(their example) and ``"graph_node_entity"`` ``(M,)`` (their entity id):
+:class:`kemm.models.heads.SubgraphPointer` scores an example's answer among its own nodes, as
+QA-GNN scores answer nodes from the graph.
 
 Shapes:
     hidden ``(B, T, D)``; node states ``(N, Dn)`` over the batch's graphs (``ctx.state["gnn"]``);
@@ -119,6 +124,7 @@ class GNNFusion(FusionModule):
         self.pool_key = nn.Linear(dn, dn)
         self.pool_value = nn.Linear(dn, d)
         self.context_out = nn.Linear(dn, d)
+        self.node_out = nn.Linear(dn, d)
         self.dropout = nn.Dropout(c.dropout)
 
     def _conv(self, dn: int) -> nn.Module:
@@ -165,6 +171,7 @@ class GNNFusion(FusionModule):
             "edge_attr": edge_attr,
             "context": graph.context_index,
             "batch": graph.batch,
+            "entity": graph.node_entity,
             "started": False,
         }
         return hidden
@@ -214,3 +221,6 @@ class GNNFusion(FusionModule):
         pooled = cls.new_zeros(cls.shape[0], self.hidden_size).index_add(0, batch[sel], val.to(cls.dtype))
         ctx.extras["graph_pooled"] = pooled  # (B, D)
         ctx.extras["graph_context"] = self.context_out(x[st["context"]])  # (B, D)
+        ctx.extras["graph_nodes"] = self.node_out(x[sel]).to(cls.dtype)  # (M, D)
+        ctx.extras["graph_node_batch"] = batch[sel]  # (M,)
+        ctx.extras["graph_node_entity"] = st["entity"][sel]  # (M,)

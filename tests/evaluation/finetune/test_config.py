@@ -28,3 +28,5 @@ def test_bad_settings_are_refused():
         FinetuneConfig(model={"fusion": "ernie"})
     with pytest.raises(KemmError, match="batch_size must be at least 1"):
         FinetuneConfig(batch_size=0)
+    with pytest.raises(KemmError, match="fact_dropout must be between 0 and 1"):
+        FinetuneConfig(fact_dropout=1.5)

@@ -41,6 +41,18 @@ def test_graph_pooling_is_attention_over_the_example_nodes(entities):
     assert torch.allclose(ctx.extras["graph_pooled"][0], m.pool_value(x[:3]).mean(0), atol=1e-5)
 
 
+def test_node_states_for_entity_answers_exclude_the_context_nodes(entities):
+    m = build("gnn")
+    kb = KnowledgeBatch.collate(mixed_examples())
+    ctx = make_ctx(kb, entities)
+    run(m, torch.randn(2, T, D), ctx)
+    x = ctx.state["gnn"]["x"]
+    ex = ctx.extras
+    assert ex["graph_node_batch"].tolist() == [0, 0, 0]  # example 1 has only its context node
+    assert ex["graph_node_entity"].tolist() == mixed_examples()[0].nodes
+    torch.testing.assert_close(ex["graph_nodes"], m.node_out(x[:3]))
+
+
 def test_graphs_do_not_leak_between_examples(entities):
     m = build("gnn")
     hidden = torch.randn(2, T, D)
@@ -68,7 +80,10 @@ def test_backward_reaches_every_parameter(entities, conv):
     kb = KnowledgeBatch.collate(mixed_examples())
     ctx = make_ctx(kb, entities)
     out = run(m, torch.randn(2, T, D), ctx)
-    (out.sum() + ctx.extras["graph_pooled"].sum() + ctx.extras["graph_context"].sum()).backward()
+    extras = ctx.extras
+    (
+        out.sum() + extras["graph_pooled"].sum() + extras["graph_context"].sum() + extras["graph_nodes"].sum()
+    ).backward()
     assert not [n for n, p in m.named_parameters() if p.grad is None]
 
 
