@@ -79,7 +79,7 @@ class DemoConfig:
     kge: dict[str, Any] = field(default_factory=dict)
     benchmark: dict[str, Any] = field(default_factory=dict)
     link: dict[str, Any] = field(default_factory=dict)
-    fusion: str = "ernie"
+    fusion: str = "gnn"
     pretrain: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
 

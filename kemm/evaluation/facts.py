@@ -183,15 +183,21 @@ def find_inverse_relations(
     return out
 
 
-def fact_edge_test(kg: KnowledgeGraph, fact: Fact, inverses: dict[int, set[int]]) -> Any:
-    """A predicate ``(head_id, relation_id, tail_id) -> bool``: does this KG edge state ``fact``?
+def fact_edge_tests(
+    kg: KnowledgeGraph, facts: Sequence[Fact | None], inverses: dict[int, set[int]]
+) -> list[Any]:
+    """Per fact, a predicate ``(head_id, relation_id, tail_id) -> bool``: does this KG edge state it?
 
     True for ``(s, r, o)`` and for ``(o, r', s)`` with ``r'`` an inverse of ``r`` (``inverses`` as
     :func:`find_inverse_relations` gives them), and for every edge between ``s`` and ``o`` when the
-    fact has no relation: the edges :func:`remove_evaluated_facts` removes. None when the fact names
-    what the KG does not hold.
+    fact has no relation: the edges :func:`remove_evaluated_facts` removes. None for a missing fact
+    or one naming what the KG does not hold.
     """
     ent, rel = _resolver(kg.entities), _resolver(kg.relations)
+    return [_edge_test(f, ent, rel, inverses) if f is not None else None for f in facts]
+
+
+def _edge_test(fact: Fact, ent: Any, rel: Any, inverses: dict[int, set[int]]) -> Any:
     subject, objects = ent(fact.subject), [ent(o) for o in fact.objects]
     if not subject or not all(objects):
         return None

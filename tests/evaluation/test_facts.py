@@ -11,7 +11,7 @@ from kemm.data import ClozeExample, ImageRef, MultipleChoiceExample, VQAExample
 from kemm.errors import KemmError
 from kemm.evaluation.facts import (
     Fact,
-    fact_edge_test,
+    fact_edge_tests,
     find_inverse_relations,
     read_facts,
     remove_evaluated_facts,
@@ -157,14 +157,22 @@ def test_fact_triples(kg):
 def test_fact_edge_test_names_the_edges_the_fact_removed_kg_lacks(kg):
     e, r = kg.entities.index, kg.relations.index
     inv = find_inverse_relations(kg)
-    states = fact_edge_test(kg, Fact("q", "car", "HasA", ("wheel",)), inv)
+    states, one_way, any_relation, unknown, missing = fact_edge_tests(
+        kg,
+        [
+            Fact("q", "car", "HasA", ("wheel",)),
+            Fact("q", "apple", "IsA", ("fruit",)),
+            Fact("q", "apple", None, ("knife",)),
+            Fact("q", "apple", "IsA", ("granite",)),
+            None,
+        ],
+        inv,
+    )
     assert states(e["car"], r["HasA"], e["wheel"]) and states(e["wheel"], r["PartOf"], e["car"])
     assert not states(e["car"], r["HasA"], e["door"]) and not states(e["door"], r["PartOf"], e["car"])
     assert not states(e["wheel"], r["HasA"], e["car"])  # HasA is not its own inverse
-    one_way = fact_edge_test(kg, Fact("q", "apple", "IsA", ("fruit",)), inv)
     assert one_way(e["apple"], r["IsA"], e["fruit"]) and not one_way(e["fruit"], r["IsA"], e["apple"])
-    any_relation = fact_edge_test(kg, Fact("q", "apple", None, ("knife",)), inv)
     assert any_relation(e["apple"], r["RelatedTo"], e["knife"]) and any_relation(
         e["knife"], r["IsA"], e["apple"]
     )
-    assert fact_edge_test(kg, Fact("q", "apple", "IsA", ("granite",)), inv) is None
+    assert unknown is None and missing is None

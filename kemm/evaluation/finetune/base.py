@@ -40,6 +40,10 @@ from kemm.training import RunContext, Task
 logger = logging.getLogger(__name__)
 
 
+#: how VQA links the image's objects (:attr:`FinetuneConfig.object_links`)
+OBJECT_LINKS = ("none", "detected", "oracle")
+
+
 @dataclass
 class FinetuneConfig:
     """How a task is fine-tuned; the ``finetune`` mapping of an ablation config holds these fields.
@@ -58,9 +62,12 @@ class FinetuneConfig:
         max_length: text tokens per (question, choice) pair or question, special tokens included.
         hops, max_nodes: of the retrieved subgraph (``gnn`` reads it).
         max_train: use at most this many training questions (None: all).
-        oracle_links: VQA only: link the image's objects from the benchmark's ground-truth
-            annotations (reported apart as ``links: oracle``); False: no object links (the image
-            patches only).
+        object_links: VQA only, how the image's objects are linked to KG entities: ``none`` (the
+            image patches only), ``detected`` (the evaluated and validation images by
+            :class:`kemm.linking.pictures.PictureDetector`, which finds the KG's pictured entities
+            in an image; the training images by their annotations, as a detection-based VQA model
+            is trained; reported as ``links: predicted``), or ``oracle`` (every split from the
+            benchmark's ground-truth annotations; reported apart as ``links: oracle``).
         fact_dropout: the probability that a training example's own fact (``(s, r, o)`` and its
             inverse edges, as the fact-removed KG lacks them) is taken out of its subgraph at a
             step (default 0: never). A KG is incomplete: a model that only ever trained with the
@@ -83,7 +90,7 @@ class FinetuneConfig:
     hops: int = 1
     max_nodes: int = 32
     max_train: int | None = None
-    oracle_links: bool = False
+    object_links: str = "none"
     fact_dropout: float = 0.0
     device: str = "cpu"
     num_threads: int | None = None
@@ -92,6 +99,10 @@ class FinetuneConfig:
         for name in ("epochs", "batch_size", "max_length", "hops", "max_nodes"):
             if getattr(self, name) < 1:
                 raise KemmError(f"finetune.{name} must be at least 1, got {getattr(self, name)}")
+        if self.object_links not in OBJECT_LINKS:
+            raise KemmError(
+                f"finetune.object_links must be one of {', '.join(OBJECT_LINKS)}, got {self.object_links!r}"
+            )
         if not 0.0 <= self.fact_dropout <= 1.0:
             raise KemmError(f"finetune.fact_dropout must be between 0 and 1, got {self.fact_dropout}")
         for task, n in self.task_epochs.items():
@@ -248,16 +259,12 @@ def knowledge_batch(items: Sequence[Grounded], fusion: str) -> KnowledgeBatch:
 
 def fact_tests(kg: Any, examples: Sequence[Any], spec: Any) -> list[Any]:
     """Per example, the predicate telling which KG edges state its fact
-    (:func:`kemm.evaluation.facts.fact_edge_test`), or None when its fact is unknown."""
+    (:func:`kemm.evaluation.facts.fact_edge_tests`), or None when its fact is unknown."""
     from kemm.evaluation.datasets import example_id
-    from kemm.evaluation.facts import fact_edge_test, find_inverse_relations, read_facts
+    from kemm.evaluation.facts import fact_edge_tests, find_inverse_relations, read_facts
 
     facts = {f.id: f for f in read_facts(examples, spec.format, spec.path)}
-    inverses = find_inverse_relations(kg)
-    return [
-        fact_edge_test(kg, facts[example_id(ex)], inverses) if example_id(ex) in facts else None
-        for ex in examples
-    ]
+    return fact_edge_tests(kg, [facts.get(example_id(ex)) for ex in examples], find_inverse_relations(kg))
 
 
 def without_fact(g: Grounded, states: Any) -> Grounded | None:

@@ -9,19 +9,25 @@ soft-target cross-entropy on the head's combined ``log_probs``: each human answe
 ``min(1, count / 3)`` (the official accuracy of that answer), on its vocabulary entry and on every
 entity labelled with it, normalised to sum to one.
 
-Object links:
+Object links (``finetune.object_links``; linked objects' boxes become regions, their KG entities
+region mentions and, under ``gnn``, question nodes of the retrieved subgraph):
 
-* ``oracle_links: true`` -- the benchmark's ground-truth objects (their boxes become regions, their
-  KG entities region mentions); reported as ``links: oracle``, apart from the headline;
-* ``oracle_links: false`` (the headline) -- **no object links**: the model sees the image patches
-  and the entities linked in the question text only. Objects linked by the model's own region
-  classifier are not implemented yet; ``info["object_links"]`` says which of the two ran.
+* ``none`` -- no object links: the model sees the image patches and the entities linked in the
+  question text only;
+* ``detected`` -- the validation and evaluated images' objects come from
+  :class:`~kemm.linking.pictures.PictureDetector` (the KG's pictures matched against the image;
+  no annotation of those images is read), the training images' from their annotations; its
+  precision and recall against the ground truth go to ``info["detection"]``, its detections to
+  ``RUN/detections_SPLIT.json`` (COCO results format); reported as ``links: predicted``;
+* ``oracle`` -- every split from the benchmark's ground-truth objects; reported as
+  ``links: oracle``, apart from the headline.
 
 The answer strings go to :func:`kemm.evaluation.tasks.vqa.score_vqa`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -194,26 +200,78 @@ def _items(
 ) -> list[VQAItem]:
     pixels: dict[Any, tuple[torch.Tensor, torch.Tensor, list[int | None]]] = {}
     links: list[list[int | None]] = []
+    linked = cfg.object_links != "none"
     for ex in examples:
         if ex.image_id not in pixels:
-            objs = objects.get(ex.image_id, []) if cfg.oracle_links else []
+            objs = objects.get(ex.image_id, []) if linked else []
             ents = [_entity(kg, o) for o in objs]
             x, boxes, _, order = processor.image(ex, objs, [e if e is not None else -1 for e in ents])
             pixels[ex.image_id] = (x, boxes, [ents[i] for i in order])
         links.append(pixels[ex.image_id][2])
     texts = ground_cached(
-        (*key, cfg.oracle_links),
+        (*key, cfg.object_links),
         kg,
         tokenizer,
         [ex.question for ex in examples],
         cfg,
-        object_links=links if cfg.oracle_links else None,
+        object_links=links if linked else None,
         with_graph=needs_graph(fusion),
     )
     return [
         VQAItem(t, pixels[ex.image_id][0], pixels[ex.image_id][1], tg)
         for ex, t, tg in zip(examples, texts, targets)
     ]
+
+
+_DETECTORS: dict[str, Any] = {}
+_DETECTIONS: dict[tuple[str, str], list[Any]] = {}
+
+
+def _detected(
+    bench_root: Path, split: str, examples: Sequence[VQAExample], kg: Any, run_dir: Path
+) -> tuple[dict[Any, list[Any]], dict[str, float]]:
+    """image id -> the objects the picture detector finds in it (computed once per process and
+    image), written to ``run_dir/detections_SPLIT.json``; and their quality against the annotations."""
+    from kemm.linking.pictures import PictureDetector, detection_quality
+    from kemm.utils.io import atomic_write
+
+    kg_key = str(getattr(kg, "path", "") or id(kg))
+    if kg_key not in _DETECTORS:
+        _DETECTORS.clear()
+        _DETECTORS[kg_key] = PictureDetector.from_kg(kg)
+    detector = _DETECTORS[kg_key]
+    images = {ex.image_id: ex.image for ex in examples}
+    found: dict[Any, list[Any]] = {}
+    for image_id, ref in images.items():
+        cache = (kg_key, str(ref.path if getattr(ref, "path", None) else ref))
+        if cache not in _DETECTIONS:
+            _DETECTIONS[cache] = detector.detect(ref.open("RGB"))
+        found[image_id] = _DETECTIONS[cache]
+    truth = _objects(bench_root, split)
+    quality = detection_quality([found[i] for i in found], [truth.get(i, []) for i in found])
+    ids = {k: i for i, k in enumerate(kg.entities.keys)}
+    results = [
+        {
+            "image_id": i,
+            "category_id": ids[d.entity],
+            "bbox": [d.box.x, d.box.y, d.box.w, d.box.h],
+            "score": round(1.0 - d.ratio, 4),
+            "entity": d.entity,
+        }
+        for i, dets in found.items()
+        for d in dets
+    ]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_write(run_dir / f"detections_{split}.json") as f:
+        json.dump(results, f)
+    logger.info(
+        "picture detector on %d %s images: entity precision %.2f, recall %.2f",
+        len(images),
+        split,
+        quality["entity_precision"],
+        quality["entity_recall"],
+    )
+    return {i: [d.annotation() for d in dets] for i, dets in found.items()}, quality
 
 
 def _entity(kg: Any, obj: Any) -> int | None:
@@ -261,11 +319,18 @@ def finetune_vqa(
     names = list(vocab.answers) + labels
     image_size = backbone.vision_config.image_size  # type: ignore[union-attr]
     processor = PairProcessor(tokenizer, int(image_size), cfg.max_length)  # type: ignore[arg-type]
+    objects: dict[str, dict[Any, list[Any]]] = {}
+    detection: dict[str, dict[str, float]] = {}
+    for s in data:
+        if cfg.object_links == "detected" and s != "train":
+            objects[s], detection[s] = _detected(bench.root, s, data[s], kg, run_dir)
+        else:
+            objects[s] = _objects(bench.root, s)
     items = {
         s: _items(
             s,
             data[s],
-            _objects(bench.root, s),
+            objects[s],
             kg,
             tokenizer,
             processor,
@@ -299,7 +364,7 @@ def finetune_vqa(
     ids = [example_id(ex) for ex in examples]
     answers = dict(zip(ids, vt.predict(items[ablation.split])))
     entities = {i: entity_keys(kg, it.text.knowledge) for i, it in zip(ids, items[ablation.split])}
-    links = "oracle" if cfg.oracle_links else "predicted"
+    links = "oracle" if cfg.object_links == "oracle" else "predicted"
     result, preds = score_vqa(
         task,
         examples,
@@ -320,7 +385,12 @@ def finetune_vqa(
             "checkpoint": str(pretrained) if pretrained else f"fresh {cfg.architecture}",
             "kge": str(kge_run),
             "kg": str(kg_dir),
-            "object_links": "oracle (ground-truth annotations)" if cfg.oracle_links else "none",
+            "object_links": {
+                "none": "none",
+                "detected": "detected (picture detector; training images: their annotations)",
+                "oracle": "oracle (ground-truth annotations)",
+            }[cfg.object_links],
+            "detection": detection,
             "train_questions": len(vt.train),
             "train_facts_in_subgraph": vt.facts_in_subgraphs(),
             "answers_from_entity_pointer": from_entities,

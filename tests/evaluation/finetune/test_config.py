@@ -19,6 +19,10 @@ def test_shipped_config_parses():
     assert cfg.fusions == ["none", "tokens"] and ft.model["text"]["hidden_size"] == 64
     vqa = AblationConfig.from_yaml(ROOT / "configs" / "eval" / "finetune_okvqa.yaml")
     assert vqa.tasks == ["okvqa"] and FinetuneConfig.from_dict(vqa.finetune).epochs == 15
+    knowledge = AblationConfig.from_yaml(ROOT / "configs" / "eval" / "knowledge_benchmark.yaml")
+    ft = FinetuneConfig.from_dict(knowledge.finetune)
+    assert knowledge.fusions == ["none", "gnn"] and len(knowledge.seeds) == 3
+    assert ft.object_links == "detected" and ft.fact_dropout == 0.5
 
 
 def test_bad_settings_are_refused():

@@ -48,8 +48,20 @@ def test_finetunes_and_scores(finetune_setup, tmp_path, fusion):
 
 
 def test_oracle_links_are_flagged(finetune_setup, tmp_path):
-    res = _run(finetune_setup, tmp_path, "tokens", name="oracle", oracle_links=True, epochs=1)
+    res = _run(finetune_setup, tmp_path, "tokens", name="oracle", object_links="oracle", epochs=1)
     assert res.info["links"] == "oracle" and res.info["object_links"].startswith("oracle")
     lines = [json.loads(x) for x in (tmp_path / "oracle" / "predictions.jsonl").read_text().splitlines()]
     # the ground-truth objects are linked: every question now has entities
     assert all(p["entities"] for p in lines)
+
+
+def test_detected_links_come_from_the_picture_detector(finetune_setup, tmp_path):
+    res = _run(finetune_setup, tmp_path, "gnn", name="detected", object_links="detected", epochs=1)
+    assert res.info["links"] == "predicted" and res.info["object_links"].startswith("detected")
+    quality = res.info["detection"]["test"]
+    assert set(quality) >= {"entity_precision", "entity_recall", "detections"}
+    assert 0.0 <= quality["entity_precision"] <= 1.0 and "train" not in res.info["detection"]
+    dets = json.loads((tmp_path / "detected" / "detections_test.json").read_text())
+    assert len(dets) == quality["detections"] and all(
+        {"image_id", "bbox", "score", "entity"} <= set(d) for d in dets
+    )
