@@ -246,3 +246,16 @@ def test_a_bad_setting_is_one_error_before_anything_is_written(tmp_path):
     (line,) = [x for x in err.splitlines() if x.startswith("error:")]
     assert str(config) in line and "lr" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_the_shipped_demo_config_is_valid_for_every_stage():
+    from kemm.cli.demo import load_config
+    from kemm.evaluation.finetune import FinetuneConfig
+
+    cfg = load_config(Path(__file__).parents[2] / "configs" / "demo.yaml")  # every section checked
+    ft = FinetuneConfig.from_dict(cfg.evaluation["finetune"])
+    assert cfg.fusion == "gnn" and ft.object_links == "detected" and 0 < ft.fact_dropout < 1
+    assert len(cfg.evaluation["seeds"]) >= 2 and set(cfg.evaluation["settings"]) == {
+        "fact-in-kg",
+        "fact-removed",
+    }
