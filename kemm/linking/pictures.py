@@ -19,7 +19,7 @@ Shapes: ``K`` pictures x sizes x mirrors per size group, image ``(3, S, S)`` at 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,13 +142,13 @@ class PictureDetector:
             m = torch.from_numpy(a[..., 3] > 127).float()
             mask[i, 0, : a.shape[0], : a.shape[1]] = m
             colour[i, :, : a.shape[0], : a.shape[1]] = torch.from_numpy(a[..., :3]).permute(2, 0, 1) * m
-        count = mask.sum((1, 2, 3)).clamp_min(1.0)  # (T,)
         return {
             "entity": torch.tensor([k for k, _ in temps]),
+            "mask": mask,  # (T, 1, hh, ww)
             "mask3": mask.expand(-1, 3, -1, -1).contiguous(),  # (T, 3, hh, ww)
             "colour": colour,  # (T, 3, hh, ww): the masked template
             "energy": (colour**2).sum((1, 2, 3)),  # (T,)
-            "count": 3.0 * count,  # (T,) colour values under the mask
+            "pixels": mask.sum((1, 2, 3)).clamp_min(1.0),  # (T,) pixels under the mask
             "extent": [
                 (int(m.sum(1).nonzero().max()) + 1, int(m.sum(0).nonzero().max()) + 1) for m in mask[:, 0]
             ],
@@ -170,11 +170,10 @@ class PictureDetector:
             hh, ww = g["colour"].shape[-2:]
             if hh > s or ww > s:
                 continue
-            mask = g["mask3"][:, :1]  # (T, 1, hh, ww)
             img_energy = F.conv2d(x * x, g["mask3"])[0]  # (T, H', W'): sum_M I^2
             cross = F.conv2d(x, g["colour"])[0]  # (T, H', W'): sum_M T I
-            sums = F.conv2d(x.transpose(0, 1), mask)  # (3, T, H', W'): sum_M I per channel
-            n = g["count"][:, None, None] / 3.0  # (T, 1, 1) pixels under the mask
+            sums = F.conv2d(x.transpose(0, 1), g["mask"])  # (3, T, H', W'): sum_M I per channel
+            n = g["pixels"][:, None, None]  # (T, 1, 1)
             sse = img_energy - 2 * cross + g["energy"][:, None, None]  # (T, H', W')
             # the image's own spread under the mask: a flat patch has none to explain
             spread = img_energy - (sums**2).sum(0) / n  # (T, H', W')
@@ -182,7 +181,7 @@ class PictureDetector:
             ratio = ratio.masked_fill(n < self.min_pixels, float("inf"))
             best, where = ratio.flatten(1).min(1)  # (T,)
             sse_best = sse.flatten(1).gather(1, where[:, None])[:, 0]  # (T,)
-            rms = (sse_best / g["count"]).clamp_min(0.0).sqrt()  # (T,)
+            rms = (sse_best / (3.0 * g["pixels"])).clamp_min(0.0).sqrt()  # (T,) over colour values
             cols = ratio.shape[-1]
             ok = torch.isfinite(best).nonzero().flatten().tolist()
             for t, r, e, pos, q in zip(
@@ -203,9 +202,6 @@ class PictureDetector:
             Detection(self.keys[e], Box(px * sx, py * sy, w * sx, h * sy), ratio, rms)
             for ratio, e, px, py, w, h, rms in kept
         ]
-
-    def detect_many(self, images: Iterable[Any]) -> list[list[Detection]]:
-        return [self.detect(im) for im in images]
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:

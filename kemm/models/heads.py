@@ -60,6 +60,13 @@ class EntityScorer(nn.Module):
         return (q.unsqueeze(-2) * vectors).sum(-1)  # (..., C)
 
 
+def _add_at(
+    logits: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor
+) -> torch.Tensor:
+    """``logits`` ``(B, K)`` with ``values`` ``(M,)`` added at ``(rows, cols)`` (repeats add up)."""
+    return logits.index_put((rows, cols), values.to(logits.dtype), accumulate=True)
+
+
 class SubgraphPointer(nn.Module):
     """QA-GNN's answer-node scoring for open answers: each node of an example's retrieved subgraph
     adds ``(W_q q) . (W_k x_node) / sqrt(D)`` to that example's logit of the node's entity.
@@ -96,10 +103,7 @@ class SubgraphPointer(nn.Module):
         self, query: torch.Tensor, logits: torch.Tensor, extras: dict[str, torch.Tensor] | None
     ) -> torch.Tensor:
         scored = self.node_scores(query, extras)
-        if scored is None:
-            return logits
-        batch, entity, score = scored
-        return logits.index_put((batch, entity), score.to(logits.dtype), accumulate=True)
+        return logits if scored is None else _add_at(logits, *scored)
 
 
 class ITMHead(nn.Module):
@@ -301,9 +305,9 @@ class ClozeHead(nn.Module):
             scored = self.subgraph.node_scores(at, extras)
             if scored is not None:
                 batch, ent, score = scored
-                entity = entity.index_put((batch, ent), score.to(entity.dtype), accumulate=True)
+                entity = _add_at(entity, batch, ent, score)
                 if entity_words is not None:
                     w = entity_words[ent]  # (M,)
                     keep = w >= 0
-                    word = word.index_put((batch[keep], w[keep]), score[keep].to(word.dtype), accumulate=True)
+                    word = _add_at(word, batch[keep], w[keep], score[keep])
         return ClozeHeadOutput(word_logits=word, entity_logits=entity)

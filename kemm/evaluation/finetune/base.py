@@ -257,13 +257,15 @@ def knowledge_batch(items: Sequence[Grounded], fusion: str) -> KnowledgeBatch:
     return KnowledgeBatch.collate([g.knowledge for g in items], with_graph=needs_graph(fusion))
 
 
-def fact_tests(kg: Any, examples: Sequence[Any], spec: Any) -> list[Any]:
+def fact_tests(kg: Any, examples: Sequence[Any], spec: Any, facts: dict[str, Any] | None = None) -> list[Any]:
     """Per example, the predicate telling which KG edges state its fact
-    (:func:`kemm.evaluation.facts.fact_edge_tests`), or None when its fact is unknown."""
+    (:func:`kemm.evaluation.facts.fact_edge_tests`), or None when its fact is unknown. ``facts``:
+    id -> fact when the caller has read them already (else read from ``spec``'s file)."""
     from kemm.evaluation.datasets import example_id
     from kemm.evaluation.facts import fact_edge_tests, find_inverse_relations, read_facts
 
-    facts = {f.id: f for f in read_facts(examples, spec.format, spec.path)}
+    if facts is None:
+        facts = {f.id: f for f in read_facts(examples, spec.format, spec.path)}
     return fact_edge_tests(kg, [facts.get(example_id(ex)) for ex in examples], find_inverse_relations(kg))
 
 
@@ -372,20 +374,36 @@ class FinetuneTask(Task):
     """What every fine-tuning task shares: batches of ``cfg.batch_size`` indices into ``self.train``,
     this rank's shuffled share of each epoch; ``self.device`` set by the engine.
 
-    ``self.dropped`` (optional, parallel to ``self.train``): each training item without its own
-    fact's edges (None where its subgraph has none), used with probability ``cfg.fact_dropout``
-    by :meth:`train_items`.
+    ``self.dropped`` (set by :meth:`prepare_fact_dropout`, parallel to ``self.train``): each
+    training item without its own fact's edges (None where its subgraph has none), used with
+    probability ``cfg.fact_dropout`` by :meth:`train_items`.
     """
 
     train: Sequence[Any]
     dropped: Sequence[Any] | None = None
     cfg: FinetuneConfig
+    fusion: str
     device: torch.device
     generator: torch.Generator | None = None
 
     def setup(self, ctx: RunContext) -> None:
         self.device = ctx.device
         self.generator = ctx.generator
+
+    def item_without_fact(self, item: Any, states: Any) -> Any | None:
+        """A training item without its fact's edges (:func:`without_fact` on its grounded texts),
+        or None when it holds none; each task builds its own kind of item."""
+        raise NotImplementedError
+
+    def prepare_fact_dropout(
+        self, kg: Any, examples: Sequence[Any], spec: Any, facts: dict[str, Any] | None = None
+    ) -> None:
+        """With ``cfg.fact_dropout`` and a graph module, :attr:`dropped` from ``examples`` (the
+        examples of ``self.train``, in its order) and their facts in ``kg`` (see :func:`fact_tests`)."""
+        if not self.cfg.fact_dropout or not needs_graph(self.fusion):
+            return
+        tests = fact_tests(kg, examples, spec, facts)
+        self.dropped = [self.item_without_fact(x, t) for x, t in zip(self.train, tests)]
 
     def facts_in_subgraphs(self) -> int | None:
         """Training items whose subgraph holds their own fact (None: ``fact_dropout`` unused)."""

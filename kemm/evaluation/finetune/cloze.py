@@ -33,7 +33,6 @@ from kemm.evaluation.finetune.base import (
     FinetuneConfig,
     FinetuneTask,
     Grounded,
-    fact_tests,
     ground_cached,
     knowledge_batch,
     needs_graph,
@@ -113,6 +112,10 @@ class ClozeTask(FinetuneTask):
             loss = loss + w
             logs["loss/word"] = float(w.detach())
         return StepOutput(loss, logs, len(items))
+
+    def item_without_fact(self, item: ClozeItem, states: Any) -> ClozeItem | None:
+        g = without_fact(item.text, states)
+        return None if g is None else ClozeItem(g, item.position, item.entity, item.word)
 
     def configure_optimizer(self) -> Any:
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -232,12 +235,7 @@ def finetune_cloze(
     model = ClozeModel(backbone, entity_words(kg, tokenizer))
     warm = load_mlm_head(model.head, pretrained)
     ct = ClozeTask(model, fusion, items["train"], items["val"], cfg, tokenizer.pad_token_id or 0)
-    if cfg.fact_dropout and needs_graph(fusion):
-        tests = fact_tests(kg, data["train"], specs["train"])
-        ct.dropped = [
-            None if (g := without_fact(x.text, t)) is None else ClozeItem(g, x.position, x.entity, x.word)
-            for x, t in zip(items["train"], tests)
-        ]
+    ct.prepare_fact_dropout(kg, data["train"], specs["train"], facts["train"])
     trained = fit(ct, cfg, seed, "valid/entity_mrr", run_dir, task)
 
     examples = data[ablation.split]

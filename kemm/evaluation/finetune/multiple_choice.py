@@ -27,7 +27,6 @@ from kemm.evaluation.finetune.base import (
     FinetuneTask,
     Grounded,
     entity_keys,
-    fact_tests,
     ground_cached,
     knowledge_batch,
     needs_graph,
@@ -117,6 +116,13 @@ class MultipleChoiceTask(FinetuneTask):
         self.losses.append(float(loss.detach()))
         return StepOutput(loss, num_samples=len(batch))
 
+    def item_without_fact(self, item: list[Grounded], states: Any) -> list[Grounded] | None:
+        """The question's pairs without its fact's edges (only the gold pair holds them), or None."""
+        pairs = [without_fact(g, states) for g in item]
+        if all(p is None for p in pairs):
+            return None
+        return [p if p is not None else g for p, g in zip(pairs, item)]
+
     def configure_optimizer(self) -> Any:
         params = [p for p in self.model.parameters() if p.requires_grad]
         return torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
@@ -162,14 +168,6 @@ def _grounded(
     return out
 
 
-def _without_fact(question: list[Grounded], states: Any) -> list[Grounded] | None:
-    """The question's pairs without its fact's edges (only the gold pair holds them), or None."""
-    pairs = [without_fact(g, states) for g in question]
-    if all(p is None for p in pairs):
-        return None
-    return [p if p is not None else g for p, g in zip(pairs, question)]
-
-
 def finetune_multiple_choice(
     ablation: Any, task: str, fusion: str, seed: int, setting: str, kg_dir: Path, kge_run: Path, run_dir: Path
 ) -> Any:
@@ -206,9 +204,7 @@ def finetune_multiple_choice(
         cfg,
         tokenizer.pad_token_id or 0,
     )
-    if cfg.fact_dropout and needs_graph(fusion):
-        tests = fact_tests(kg, train, specs["train"])
-        mc.dropped = [_without_fact(q, t) for q, t in zip(grounded["train"], tests)]
+    mc.prepare_fact_dropout(kg, train, specs["train"])
     trained = fit(mc, cfg, seed, "valid/accuracy", run_dir, task)
     examples = data[ablation.split]
     chosen = mc.predict(grounded[ablation.split])

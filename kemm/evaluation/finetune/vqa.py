@@ -45,7 +45,6 @@ from kemm.evaluation.finetune.base import (
     FinetuneTask,
     Grounded,
     entity_keys,
-    fact_tests,
     ground_cached,
     knowledge_batch,
     needs_graph,
@@ -154,6 +153,10 @@ class VQATask(FinetuneTask):
                 target[i, k] = w
         loss = -(target * logp.clamp_min(-1e4)).sum(-1).mean()
         return StepOutput(loss, num_samples=len(items))
+
+    def item_without_fact(self, item: VQAItem, states: Any) -> VQAItem | None:
+        g = without_fact(item.text, states)
+        return None if g is None else VQAItem(g, item.pixels, item.boxes, item.target)
 
     def configure_optimizer(self) -> Any:
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -352,13 +355,8 @@ def finetune_vqa(
         cfg,
         tokenizer.pad_token_id or 0,
     )
-    if cfg.fact_dropout and needs_graph(fusion):
-        reachable = [ex for ex, it in zip(data["train"], items["train"]) if it.target]  # vt.train's order
-        tests = fact_tests(kg, reachable, specs["train"])
-        vt.dropped = [
-            None if (g := without_fact(x.text, t)) is None else VQAItem(g, x.pixels, x.boxes, x.target)
-            for x, t in zip(vt.train, tests)
-        ]
+    reachable = [ex for ex, it in zip(data["train"], items["train"]) if it.target]  # vt.train's order
+    vt.prepare_fact_dropout(kg, reachable, specs["train"])
     trained = fit(vt, cfg, seed, "valid/vqa_accuracy", run_dir, task)
     examples = data[ablation.split]
     ids = [example_id(ex) for ex in examples]
