@@ -94,6 +94,8 @@ def pretrain(run: Path) -> dict[str, Any]:
 HEADLINE = [
     ("lama", "p_at_1", "LAMA P@1 (words)"),
     ("lama", "entity_p_at_1", "LAMA P@1 (KG entities)"),
+    ("lama-zero-shot", "p_at_1", "LAMA P@1 zero-shot (words)"),
+    ("lama-zero-shot", "entity_p_at_1", "LAMA P@1 zero-shot (KG entities)"),
     ("csqa", "accuracy", "CommonsenseQA accuracy"),
     ("okvqa", "vqa_accuracy", "OK-VQA soft accuracy"),
     ("factverify", "accuracy", "fact verification (KGE)"),

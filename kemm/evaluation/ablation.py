@@ -15,7 +15,7 @@ What runs, and what is shared (the report's "Shared checkpoints" section says th
 * per (task, fusion module, seed, setting): fine-tuning from the fusion module's pre-trained
   checkpoint (``pretrained``), shared by every seed and setting of that fusion module.
 
-The model-based tasks (lama, csqa, okvqa with a fusion module) are fine-tuned by a function
+The model-based tasks (lama, lama-zero-shot, csqa, okvqa with a fusion module) are fine-tuned by a function
 registered in :data:`FINETUNERS` under the task's name, which returns the answers that the task's
 scoring function takes; a task without one is refused when the config is checked, before anything runs.
 """
@@ -45,8 +45,27 @@ logger = logging.getLogger(__name__)
 #: fine-tune the fusion module's pre-trained checkpoint on the task and evaluate it.
 FINETUNERS: dict[str, Callable[..., Any]] = {}
 
+
+@dataclass(frozen=True)
+class FinetunerSpec:
+    """What a registered fine-tuner needs beyond its signature.
+
+    Attributes:
+        settings: the knowledge settings it runs in (the ablation skips the others and says why).
+        why: the reason it skips the others (the report's "Shared checkpoints" section).
+        needs_checkpoint: every fusion module must have a ``pretrained`` checkpoint.
+    """
+
+    settings: tuple[str, ...] = SETTINGS
+    why: str = ""
+    needs_checkpoint: bool = False
+
+
+#: task name -> its :class:`FinetunerSpec` (a fine-tuner without one runs everywhere)
+FINETUNER_SPECS: dict[str, FinetunerSpec] = {}
+
 #: tasks the bundled benchmark holds, and the benchmark folder of each
-BENCHMARK_TASKS = {"lama": "lama", "csqa": "csqa", "okvqa": "okvqa"}
+BENCHMARK_TASKS = {"lama": "lama", "lama-zero-shot": "lama", "csqa": "csqa", "okvqa": "okvqa"}
 
 
 @dataclass
@@ -56,8 +75,10 @@ class AblationConfig:
     Attributes:
         benchmark: a benchmark directory built by ``kemm data make-benchmark``.
         kg: the KG directory it was built from, with a train split (``kemm kg ingest`` + ``kemm kg split``).
-        tasks: any of ``lama``, ``csqa``, ``okvqa``, ``linkpred``, ``factverify`` (the last two
-            run on the KGE run of each setting and seed, as fusion ``kge``).
+        tasks: any of ``lama``, ``lama-zero-shot``, ``csqa``, ``okvqa``, ``linkpred``,
+            ``factverify`` (the last two run on the KGE run of each setting and seed, as fusion
+            ``kge``; ``lama-zero-shot`` scores each ``pretrained`` checkpoint without fine-tuning,
+            fact in KG only).
         fusions: fusion modules to compare; ``none`` is the baseline without knowledge fusion.
         seeds: fine-tuning (and KGE) seeds; mean ± std are over these.
         settings: ``fact-in-kg`` and/or ``fact-removed``.
@@ -108,6 +129,14 @@ class AblationConfig:
                 f"no fine-tuning is registered for {', '.join(missing)} (kemm.evaluation.ablation.FINETUNERS): "
                 "the model-based tasks need it; run them with `fusions: []` for their baselines only"
             )
+        for t in model_tasks:
+            spec = FINETUNER_SPECS.get(t, FinetunerSpec())
+            lacking = [f for f in self.fusions if f not in self.pretrained]
+            if spec.needs_checkpoint and lacking:
+                raise KemmError(
+                    f"task {t} scores a pre-trained checkpoint as it is: `pretrained` has none for "
+                    f"{', '.join(lacking)}"
+                )
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> AblationConfig:
@@ -124,8 +153,8 @@ def _evaluated_facts(cfg: AblationConfig, tasks: Sequence[str] | None = None) ->
         if tasks is not None
         else [t for t in cfg.tasks if t in BENCHMARK_TASKS] or list(BENCHMARK_TASKS)
     )
-    for task in chosen:
-        spec = bench.dataset(BENCHMARK_TASKS[task], cfg.split)
+    for folder in dict.fromkeys(BENCHMARK_TASKS[t] for t in chosen):  # lama-zero-shot: lama's facts
+        spec = bench.dataset(folder, cfg.split)
         examples = load_examples(spec.format, spec.path, **spec.options)
         facts.extend(read_facts(examples, spec.format, spec.path))
     return facts
@@ -225,6 +254,11 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
         baselines["factverify"] = Baseline(
             0.5, None, "accuracy", "Balanced true/corrupted statements: chance 50 %."
         )
+    for task in cfg.tasks:
+        spec = FINETUNER_SPECS.get(task, FinetunerSpec())
+        skipped = [s for s in cfg.settings if s not in spec.settings]
+        if skipped and cfg.fusions:
+            shared.append(f"{task}: not run with {', '.join(skipped)}: {spec.why}")
     for setting in cfg.settings:
         kg_dir = _kg_for(cfg, setting, out)
         if setting == "fact-removed":
@@ -258,12 +292,14 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
                     )
                     records.append(RunRecord.from_result(res, fusion="kge", seed=seed))
                     continue
+                if setting not in FINETUNER_SPECS.get(task, FinetunerSpec()).settings:
+                    continue
                 for fusion in cfg.fusions:
                     run_dir = out / "runs" / f"{task}_{fusion}_{setting}_seed{seed}"
                     res = FINETUNERS[task](cfg, task, fusion, seed, setting, kg_dir, kge, run_dir)
                     records.append(RunRecord.from_result(res, fusion=fusion, seed=seed))
     for fusion, ckpt in cfg.pretrained.items():
-        shared.append(f"fusion {fusion}: every task, seed and setting fine-tunes the checkpoint {ckpt}")
+        shared.append(f"fusion {fusion}: every task, seed and setting starts from the checkpoint {ckpt}")
     config = config_dict if config_dict is not None else kemm_config.to_dict(cfg)
     kge_settings = kemm_config.to_dict(_kge_config(cfg, seed=cfg.seeds[0]))
     config = dict(config, kge=kge_settings, elapsed_seconds=round(time.perf_counter() - start, 1))

@@ -170,7 +170,8 @@ def benchmark_task(
     """:func:`evaluate_task` on a benchmark built by ``kemm data make-benchmark``: the task's
     ``split`` file, its train file, its held-out entities and (LAMA) its vocabulary."""
     b = Benchmark(bench)
-    data_task = "csqa" if EVAL_TASKS.name_of(EVAL_TASKS.get(task)) in ("csqa", "obqa") else task
+    name = EVAL_TASKS.name_of(EVAL_TASKS.get(task))  # an alias (lama-zero-shot) reads its task's data
+    data_task = "csqa" if name in ("csqa", "obqa") else name
     return evaluate_task(
         task,
         out_dir,

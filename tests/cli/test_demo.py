@@ -77,7 +77,7 @@ def tiny_config(tmp_path: Path, **changes) -> Path:
             "num_threads": 1,
         },
         "evaluation": {
-            "tasks": ["linkpred", "lama", "csqa", "okvqa"],
+            "tasks": ["linkpred", "lama", "lama-zero-shot", "csqa", "okvqa"],
             "seeds": [0],
             "settings": ["fact-in-kg"],
             "finetune": {"epochs": 2, "batch_size": 8, "max_length": 16, "max_nodes": 8, "num_threads": 1},
@@ -152,6 +152,8 @@ def test_demo_runs_every_stage_into_one_report(finished):
     # the QA figures: the knowledge model and its `fusion: none` twin side by side, chance beside them
     csqa = figs["evaluate"]["CommonsenseQA accuracy (fact in KG)"]
     assert {"knowledge", "none", "chance"} <= set(csqa) and csqa["chance"] == pytest.approx(0.2)
+    zero = figs["evaluate"]["LAMA P@1 zero-shot (words) (fact in KG)"]  # the checkpoints as they are
+    assert {"knowledge", "none", "chance"} <= set(zero)
     # each stage's config is written out, and its command logged, so it can be rerun alone
     assert (
         yaml.safe_load((out / "configs" / "pretrain_tokens.yaml").read_text())["model"]["fusion"] == "tokens"

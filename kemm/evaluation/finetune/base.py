@@ -127,14 +127,22 @@ def model_dir(pretrained: str | Path) -> Path:
 
 
 def load_backbone(
-    cfg: FinetuneConfig, fusion: str, kg: Any, kge_run: str | Path, pretrained: str | Path | None = None
+    cfg: FinetuneConfig,
+    fusion: str,
+    kg: Any,
+    kge_run: str | Path,
+    pretrained: str | Path | None = None,
+    own_entities: bool = False,
 ) -> tuple[nn.Module, Any]:
-    """``(backbone, tokenizer)``: from ``pretrained`` or fresh, with the KGE run's entity table (frozen)."""
+    """``(backbone, tokenizer)``: from ``pretrained`` or fresh, with the KGE run's entity table
+    (frozen), or with ``own_entities`` the checkpoint's own table (what its heads were trained on)."""
     from kemm.models import build_model, load_model
     from kemm.models.entities import EntityEmbeddings
     from kemm.pretraining.run import load_tokenizer
 
-    entities = EntityEmbeddings.from_kge_run(kge_run, kg, mode="frozen")
+    if own_entities and pretrained is None:
+        raise KemmError("the checkpoint's own entity table needs a pre-trained checkpoint")
+    entities = None if own_entities else EntityEmbeddings.from_kge_run(kge_run, kg, mode="frozen")
     if pretrained is not None:
         directory = model_dir(pretrained)
         model = load_model(directory, entities=entities)
@@ -143,6 +151,12 @@ def load_backbone(
             raise KemmError(
                 f"{directory} holds a model with fusion {model.config.fusion!r}, not {fusion!r}: "
                 "check the ablation's `pretrained` mapping"
+            )
+        table = model.entities
+        if table is None or int(table.num_entities) != kg.num_entities:
+            raise KemmError(
+                f"{directory}: its entity table ({None if table is None else int(table.num_entities)} "
+                f"entities) is not one of the KG's {kg.num_entities} entities"
             )
         tok_src = str(directory) if (directory / "tokenizer_config.json").is_file() else cfg.tokenizer
         return model.train(), load_tokenizer(tok_src, None)
@@ -467,10 +481,18 @@ class FinetuneRun(NamedTuple):
 
 
 def start_run(
-    ablation: Any, task: str, fusion: str, seed: int, kg_dir: Path, kge_run: Path, run_dir: Path
+    ablation: Any,
+    task: str,
+    fusion: str,
+    seed: int,
+    kg_dir: Path,
+    kge_run: Path,
+    run_dir: Path,
+    own_entities: bool = False,
 ) -> Any:
     """The result already in ``run_dir`` with the same settings (reused), or a :class:`FinetuneRun`:
-    the settings, ``task``'s benchmark splits, the KG and the backbone with its tokenizer."""
+    the settings, ``task``'s benchmark splits, the KG and the backbone with its tokenizer
+    (``own_entities``: see :func:`load_backbone`)."""
     from kemm.kg.graph import KnowledgeGraph
 
     cfg, pretrained = setup_run(ablation, fusion, seed)
@@ -479,7 +501,7 @@ def start_run(
         return done
     bench, specs, data = benchmark_splits(ablation, task, cfg)
     kg = KnowledgeGraph.load(kg_dir)
-    backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained)
+    backbone, tokenizer = load_backbone(cfg, fusion, kg, kge_run, pretrained, own_entities)
     return FinetuneRun(cfg, pretrained, bench, specs, data, kg, backbone, tokenizer)
 
 

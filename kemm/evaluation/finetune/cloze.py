@@ -11,8 +11,15 @@ KG-entity space. The epoch kept is the one with the best entity-space MRR on the
 
 Starting from a pre-training run whose ``objectives.safetensors`` holds the MLM objective's head
 (:class:`~kemm.models.heads.MLMHead`), the ClozeHead's word scorer starts from it
-(``info["mlm_head_from_pretraining"]``). Zero-shot scoring (no fine-tuning) is not offered: the
-entity scorer has no pre-trained weights.
+(``info["mlm_head_from_pretraining"]``).
+
+Zero-shot (task ``lama-zero-shot``, :func:`zero_shot_cloze`): the pre-trained checkpoint scores the
+probes as it is, with no fine-tuning. Words come from its MLM head at the blank (LAMA's protocol
+for BERT); KG entities from its entity-denoising head (ERNIE's dEA: a mention's state against entity
+vectors), when it was pre-trained with one, over its own entity table, the vectors that head was
+trained against. The subgraph pointer has no pre-trained weights and is left out. Since the
+checkpoint's entity table was trained on the full KG, the zero-shot task runs in the fact-in-KG
+setting only.
 """
 
 from __future__ import annotations
@@ -53,11 +60,14 @@ class ClozeModel(nn.Module):
     otherwise), so that a subgraph node's score also reaches its word (:class:`ClozeHead`).
     """
 
-    def __init__(self, backbone: nn.Module, entity_words: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, backbone: nn.Module, entity_words: torch.Tensor | None = None, pointer: bool = True
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         words = backbone.text.embeddings.word_embeddings  # type: ignore[union-attr]
         self.head = ClozeHead(words, int(backbone.entities.entity_dim))  # type: ignore[union-attr,arg-type]
+        self.pointer = pointer  # False: no subgraph pointer (zero-shot: it has no trained weights)
         self.entity_words: torch.Tensor | None
         self.register_buffer("entity_words", entity_words, persistent=False)
 
@@ -65,7 +75,8 @@ class ClozeModel(nn.Module):
         """``word_logits`` ``(B, V)`` and ``entity_logits`` ``(B, N)`` at each probe's blank."""
         out = self.backbone(input_ids=ids, attention_mask=mask, knowledge=knowledge)
         text = out.text_hidden if getattr(out, "text_hidden", None) is not None else out.last_hidden_state
-        return self.head(text, positions, self.backbone.entities, out.extras, self.entity_words)  # type: ignore[arg-type]
+        extras = out.extras if self.pointer else None
+        return self.head(text, positions, self.backbone.entities, extras, self.entity_words)  # type: ignore[arg-type]
 
 
 class ClozeItem:
@@ -168,6 +179,29 @@ def load_mlm_head(head: ClozeHead, pretrained: str | Path | None) -> bool:
     return True
 
 
+def load_entity_head(head: ClozeHead, pretrained: str | Path) -> bool:
+    """Take ``head``'s entity scorer from the pre-training run's entity-denoising head (the same
+    :class:`~kemm.models.heads.EntityScorer`); False when the run has none."""
+    from safetensors.torch import load_file
+
+    from kemm.evaluation.finetune.base import model_dir
+
+    path = model_dir(pretrained) / "objectives.safetensors"
+    prefix = "entity-denoising.head.scorer."
+    state = (
+        {k[len(prefix) :]: v for k, v in load_file(str(path)).items() if k.startswith(prefix)}
+        if path.is_file()
+        else {}
+    )
+    if not state:
+        return False
+    try:
+        head.entity.load_state_dict(state)
+    except RuntimeError as e:
+        raise KemmError(f"{path}: the entity-denoising head does not fit the model: {e}") from None
+    return True
+
+
 def entity_words(kg: Any, tokenizer: Any) -> torch.Tensor:
     """``(N,)``: the word id of each KG entity whose label is one token of ``tokenizer``, else -1."""
     ids = []
@@ -203,83 +237,156 @@ def finetune_cloze(
 ) -> Any:
     """Fine-tune ``fusion``'s model on the benchmark's train probes and score ``ablation.split``
     (the :data:`~kemm.evaluation.ablation.FINETUNERS` signature)."""
-    from kemm.evaluation.facts import read_facts
-    from kemm.evaluation.finetune.base import (
-        FinetuneRun,
-        fit,
-        run_settings,
-        start_run,
-    )
-    from kemm.evaluation.tasks.base import write_result
-    from kemm.evaluation.tasks.lama import (
-        ClozeScores,
-        gold_columns,
-        read_vocabulary,
-        score_cloze,
-        word_protocol,
-    )
+    from kemm.evaluation.finetune.base import FinetuneRun, fit, start_run
 
-    run_dir = Path(run_dir)
-    run = start_run(ablation, "lama", fusion, seed, kg_dir, kge_run, run_dir)
+    run = start_run(ablation, "lama", fusion, seed, kg_dir, Path(kge_run), Path(run_dir))
     if not isinstance(run, FinetuneRun):
         return run  # finished before with the same settings
-    cfg, pretrained, bench, specs, data, kg, backbone, tokenizer = run
-    facts = {s: {f.id: f for f in read_facts(data[s], specs[s].format, specs[s].path)} for s in data}
-    objects = {s: {i: int(kg.entity_id(f.objects[0])) for i, f in facts[s].items()} for s in data}
-    if tokenizer.mask_token is None:
-        raise KemmError("cloze fine-tuning needs a tokenizer with a mask token")
-    items = {
-        s: _items(("lama", str(specs[s].path), str(kg_dir)), data[s], objects[s], kg, tokenizer, cfg, fusion)
-        for s in data
+    probes = _Probes(ablation, run, fusion, kg_dir)
+    model = ClozeModel(run.backbone, entity_words(run.kg, run.tokenizer))
+    warm = load_mlm_head(model.head, run.pretrained)
+    ct = ClozeTask(model, fusion, probes.items["train"], probes.items["val"], run.cfg, probes.pad_id)
+    ct.prepare_fact_dropout(run.kg, probes.data["train"], run.specs["train"], probes.facts["train"])
+    trained = fit(ct, run.cfg, seed, "valid/entity_mrr", Path(run_dir), task)
+    info = {
+        "kge": str(kge_run),
+        "train_facts_in_subgraph": ct.facts_in_subgraphs(),
+        "zero_shot": False,
+        "mlm_head_from_pretraining": warm,
+        "best_epoch": trained.best_epoch,
+        "valid_entity_mrr": trained.best_metric,
+        "epoch_losses": [round(float(h["loss"]), 4) for h in trained.history],
     }
-    model = ClozeModel(backbone, entity_words(kg, tokenizer))
-    warm = load_mlm_head(model.head, pretrained)
-    ct = ClozeTask(model, fusion, items["train"], items["val"], cfg, tokenizer.pad_token_id or 0)
-    ct.prepare_fact_dropout(kg, data["train"], specs["train"], facts["train"])
-    trained = fit(ct, cfg, seed, "valid/entity_mrr", run_dir, task)
+    return probes.score(ct, task, fusion, seed, setting, Path(run_dir), info, entities=True)
 
-    examples = data[ablation.split]
-    ids = [example_id(ex) for ex in examples]
-    protocol = word_protocol(examples, read_vocabulary(bench.cloze_vocabulary), tokenizer.tokenize)
-    columns = [tokenizer.convert_tokens_to_ids(tokenizer.tokenize(w)[0]) for w in protocol.candidates]
-    ent, word = ct.all_scores(items[ablation.split], columns)
-    assert word is not None
-    row = {i: k for k, i in enumerate(ids)}
-    by_id = {example_id(ex): ex for ex in examples}
-    scored = protocol.scored
-    words = ClozeScores(
-        scored,
-        protocol.candidates,
-        word[[row[i] for i in scored]].reshape(len(scored), len(protocol.candidates)),
-        gold_columns(scored, {i: by_id[i].answer for i in scored}, protocol.candidates),
-    )
-    keys = list(kg.entities.keys)
-    entities = ClozeScores(ids, keys, ent, [objects[ablation.split][i] for i in ids])
-    result, preds = score_cloze(
-        task,
-        examples,
-        words,
-        entities,
-        protocol,
-        facts[ablation.split],
-        bench.heldout(ablation.split),
-        setting,
-    )
-    result.info.update(
-        {
-            "fusion": fusion,
-            "seed": seed,
-            "finetune": run_settings(cfg, pretrained),
-            "checkpoint": str(pretrained) if pretrained else f"fresh {cfg.architecture}",
-            "kge": str(kge_run),
-            "kg": str(kg_dir),
-            "train_probes": len(items["train"]),
-            "train_facts_in_subgraph": ct.facts_in_subgraphs(),
-            "zero_shot": False,
-            "mlm_head_from_pretraining": warm,
-            "best_epoch": trained.best_epoch,
-            "valid_entity_mrr": trained.best_metric,
-            "epoch_losses": [round(float(h["loss"]), 4) for h in trained.history],
+
+def zero_shot_cloze(
+    ablation: Any, task: str, fusion: str, seed: int, setting: str, kg_dir: Path, kge_run: Path, run_dir: Path
+) -> Any:
+    """Score ``ablation.split``'s probes with ``fusion``'s pre-trained checkpoint as it is: its MLM
+    head over words, its entity-denoising head over its own entity table (the module docstring).
+
+    Raises:
+        KemmError: no checkpoint for ``fusion``, a setting other than fact-in-KG, or a checkpoint
+            without an MLM head.
+    """
+    from kemm.evaluation.finetune.base import FinetuneRun, start_run
+
+    if setting != "fact-in-kg":
+        raise KemmError(f"{task} runs with the fact in the KG only: {ZERO_SHOT_WHY}")
+    if fusion not in (getattr(ablation, "pretrained", {}) or {}):
+        raise KemmError(
+            f"{task} scores a pre-trained checkpoint as it is: `pretrained` has none for {fusion}"
+        )
+    run = start_run(ablation, "lama", fusion, seed, kg_dir, Path(kge_run), Path(run_dir), own_entities=True)
+    if not isinstance(run, FinetuneRun):
+        return run
+    assert run.pretrained is not None
+    probes = _Probes(ablation, run, fusion, kg_dir)
+    model = ClozeModel(run.backbone, pointer=False)
+    if not load_mlm_head(model.head, run.pretrained):
+        raise KemmError(f"{run.pretrained}: no MLM head in objectives.safetensors to fill the blank with")
+    entity_head = load_entity_head(model.head, run.pretrained)
+    ct = ClozeTask(model, fusion, [], [], run.cfg, probes.pad_id)
+    info = {
+        "kge": "the checkpoint's own entity table",
+        "zero_shot": True,
+        "mlm_head_from_pretraining": True,
+        "entity_head_from_pretraining": entity_head,
+    }
+    return probes.score(ct, task, fusion, seed, setting, Path(run_dir), info, entities=entity_head)
+
+
+#: why the zero-shot cloze task has no fact-removed run
+ZERO_SHOT_WHY = (
+    "it scores the checkpoint's own entity table, which was trained on the KG with the evaluated facts"
+)
+
+
+class _Probes:
+    """A run's probes: examples, facts, object entities and grounded items of each split."""
+
+    def __init__(self, ablation: Any, run: Any, fusion: str, kg_dir: Path) -> None:
+        from kemm.evaluation.facts import read_facts
+
+        self.ablation, self.run, self.kg_dir = ablation, run, kg_dir
+        tokenizer, specs, data, kg = run.tokenizer, run.specs, run.data, run.kg
+        if tokenizer.mask_token is None:
+            raise KemmError("cloze fine-tuning needs a tokenizer with a mask token")
+        self.data = data
+        self.facts = {s: {f.id: f for f in read_facts(data[s], specs[s].format, specs[s].path)} for s in data}
+        self.objects = {
+            s: {i: int(kg.entity_id(f.objects[0])) for i, f in self.facts[s].items()} for s in data
         }
-    )
-    return write_result(run_dir, result, preds)
+        self.items = {
+            s: _items(
+                ("lama", str(specs[s].path), str(kg_dir)),
+                data[s],
+                self.objects[s],
+                kg,
+                tokenizer,
+                run.cfg,
+                fusion,
+            )
+            for s in data
+        }
+        self.pad_id = tokenizer.pad_token_id or 0
+
+    def score(
+        self,
+        ct: ClozeTask,
+        task: str,
+        fusion: str,
+        seed: int,
+        setting: str,
+        run_dir: Path,
+        info: dict[str, Any],
+        entities: bool,
+    ) -> Any:
+        """Score the evaluated split in the word space (and the entity space) and write the result."""
+        from kemm.evaluation.finetune.base import run_settings
+        from kemm.evaluation.tasks.base import write_result
+        from kemm.evaluation.tasks.lama import (
+            ClozeScores,
+            gold_columns,
+            read_vocabulary,
+            score_cloze,
+            word_protocol,
+        )
+
+        split, run, tokenizer, kg = self.ablation.split, self.run, self.run.tokenizer, self.run.kg
+        examples = self.data[split]
+        ids = [example_id(ex) for ex in examples]
+        protocol = word_protocol(examples, read_vocabulary(run.bench.cloze_vocabulary), tokenizer.tokenize)
+        columns = [tokenizer.convert_tokens_to_ids(tokenizer.tokenize(w)[0]) for w in protocol.candidates]
+        ent, word = ct.all_scores(self.items[split], columns)
+        assert word is not None
+        row = {i: k for k, i in enumerate(ids)}
+        by_id = {example_id(ex): ex for ex in examples}
+        scored = protocol.scored
+        words = ClozeScores(
+            scored,
+            protocol.candidates,
+            word[[row[i] for i in scored]].reshape(len(scored), len(protocol.candidates)),
+            gold_columns(scored, {i: by_id[i].answer for i in scored}, protocol.candidates),
+        )
+        space = (
+            ClozeScores(ids, list(kg.entities.keys), ent, [self.objects[split][i] for i in ids])
+            if entities
+            else None
+        )
+        result, preds = score_cloze(
+            task, examples, words, space, protocol, self.facts[split], run.bench.heldout(split), setting
+        )
+        result.info.update(
+            {
+                "fusion": fusion,
+                "seed": seed,
+                "finetune": run_settings(run.cfg, run.pretrained),
+                "checkpoint": str(run.pretrained) if run.pretrained else f"fresh {run.cfg.architecture}",
+                "kg": str(self.kg_dir),
+                "train_probes": len(self.items["train"]),
+                **info,
+            }
+        )
+        return write_result(run_dir, result, preds)

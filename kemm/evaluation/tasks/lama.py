@@ -39,7 +39,7 @@ from kemm.evaluation.tasks.multiple_choice import entity_groups
 TOP_K = 10
 
 
-@EVAL_TASKS.register("lama", aliases=("cloze",))
+@EVAL_TASKS.register("lama", aliases=("cloze", "lama-zero-shot"))
 class LamaTask(EvalTask):
     """LAMA-format cloze probes; P@1 over the single-token common vocabulary is the headline."""
 

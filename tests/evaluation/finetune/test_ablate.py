@@ -99,6 +99,11 @@ def test_every_finetuner_has_a_test():
     from kemm.evaluation.ablation import FINETUNERS
 
     here = Path(__file__).parent
-    files = {"csqa": "test_multiple_choice.py", "okvqa": "test_vqa.py", "lama": "test_cloze.py"}
+    files = {
+        "csqa": "test_multiple_choice.py",
+        "okvqa": "test_vqa.py",
+        "lama": "test_cloze.py",
+        "lama-zero-shot": "test_cloze.py",
+    }
     assert set(FINETUNERS) == set(files), "a fine-tuner was registered without a test here"
     assert all((here / f).is_file() for f in files.values())
