@@ -63,6 +63,11 @@ class DataConfig:
         max_regions: object regions per image (the largest kept).
         region_mentions: each object with an entity is also a region mention in the knowledge
             (what a detector + linker would give).
+        valid_objects: where the validation images' objects (their regions and region mentions)
+            come from: ``annotations`` (the instances file) or ``detected`` (the KG-picture
+            detector, :class:`kemm.linking.pictures.PictureDetector`: predicted links, no
+            annotation of the validation images used; the annotations only score the detector,
+            and masked-object accuracy, which needs the true entity, is not validated).
         graph: retrieve each pair's subgraph (needed by ``gnn`` fusion and ``link-prediction``).
         hops, max_nodes: subgraph radius and node cap.
         linker: :class:`kemm.linking.LinkerConfig` options (default: no dense encoder).
@@ -84,6 +89,7 @@ class DataConfig:
     max_length: int = 40
     max_regions: int = 8
     region_mentions: bool = True
+    valid_objects: Literal["annotations", "detected"] = "annotations"
     graph: bool = True
     hops: int = 1
     max_nodes: int = 32
@@ -105,6 +111,10 @@ class DataConfig:
         if self.check_images not in ("decode", "exists", "none"):
             raise KemmError(
                 f"data.check_images must be 'decode', 'exists' or 'none', got {self.check_images!r}"
+            )
+        if self.valid_objects not in ("annotations", "detected"):
+            raise KemmError(
+                f"data.valid_objects must be 'annotations' or 'detected', got {self.valid_objects!r}"
             )
         if self.num_workers < 0 or self.max_regions < 0:
             raise KemmError("data.num_workers and data.max_regions must be >= 0")
@@ -151,6 +161,7 @@ class SplitData:
         objects: per distinct image, its annotated objects (may be empty).
         skipped: ``(source, line, reason, text)`` of every bad record skipped.
         sources: the files read (for the cache fingerprint).
+        objects_from: ``annotations`` or ``detected`` (:func:`detect_objects`).
     """
 
     pairs: list[ImageTextPair]
@@ -158,6 +169,7 @@ class SplitData:
     objects: list[list[Any]]
     skipped: list[tuple[str, int | None, str, str]]
     sources: list[Path]
+    objects_from: str = "annotations"
 
 
 def _image_key(pair: ImageTextPair) -> str:
@@ -215,6 +227,44 @@ def read_pairs(
     return SplitData(pairs, index, objects, skipped, sources)
 
 
+def detect_objects(split: SplitData, kg: Any, out: Path | None = None) -> tuple[SplitData, dict[str, float]]:
+    """``split`` with each image's objects found by the KG-picture detector instead of annotated,
+    and the detector's precision and recall against the annotations it replaces (written with the
+    detections to ``out/detections_valid.json`` when ``out`` is given)."""
+    import dataclasses
+
+    from kemm.linking.pictures import PictureDetector, detection_quality
+
+    detector = PictureDetector.from_kg(kg)
+    first: dict[int, int] = {}
+    for i, img in enumerate(split.image_index.tolist()):
+        first.setdefault(int(img), i)
+    found = [detector.detect(split.pairs[first[img]].image.open("RGB")) for img in range(len(split.objects))]
+    quality = detection_quality(found, split.objects)
+    logger.info(
+        "picture detector on %d validation images: entity precision %.2f, recall %.2f",
+        len(found),
+        quality["entity_precision"],
+        quality["entity_recall"],
+    )
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        rows = [
+            {
+                "image": img,
+                "entity": d.entity,
+                "bbox": [d.box.x, d.box.y, d.box.w, d.box.h],
+                "score": 1.0 - d.ratio,
+            }
+            for img, dets in enumerate(found)
+            for d in dets
+        ]
+        with atomic_write(out / "detections_valid.json") as f:
+            json.dump({"quality": quality, "detections": rows}, f)
+    objects = [[d.annotation() for d in dets] for dets in found]
+    return dataclasses.replace(split, objects=objects, objects_from="detected"), quality
+
+
 # -- 2. linking and subgraphs, cached ------------------------------------------------------------
 
 
@@ -239,6 +289,7 @@ def knowledge_fingerprint(split: SplitData, kg_path: str, config: DataConfig) ->
         "max_nodes": config.max_nodes,
         "limit": config.limit,
         "pairs": len(split.pairs),
+        "objects": split.objects_from,
         "format": 1,
     }
     inputs = {f"source{i}": checksum(p) for i, p in enumerate(split.sources)}
@@ -389,6 +440,8 @@ class PairDataset(Dataset):
         processor: the :class:`PairProcessor`.
         region_mentions: add each object with an entity as a region mention.
         graph: include the subgraph.
+        region_targets: each region's entity is also its masked-object target; False (detected
+            objects, whose entity is the detector's guess) leaves every region without one.
     """
 
     def __init__(
@@ -398,12 +451,14 @@ class PairDataset(Dataset):
         processor: PairProcessor,
         region_mentions: bool = True,
         graph: bool = True,
+        region_targets: bool = True,
     ) -> None:
         self.split = split
         self.knowledge = knowledge
         self.processor = processor
         self.region_mentions = region_mentions
         self.graph = graph
+        self.region_targets = region_targets
 
     def __len__(self) -> int:
         return len(self.split.pairs)
@@ -430,7 +485,7 @@ class PairDataset(Dataset):
             "input_ids": ids,
             "pixels": pixels,
             "boxes": boxes,
-            "entities": ents,
+            "entities": ents if self.region_targets else torch.full_like(ents, -1),
             "image": img,
             "knowledge": ex,
         }

@@ -11,6 +11,9 @@
   ``fusion: none`` twin) sees the same corrupted mentions. ``valid/dea_acc_hidden``: the same, with
   every text mention's tokens replaced by [MASK], so the entity can only come from the (corrupted)
   knowledge, the image and the rest of the caption: the share that a model reads its knowledge.
+* ``valid/t2i_r1_links``, ``valid/t2i_r5_links``: the same retrieval by the links alone, no model:
+  a caption's linked entities against each image's region entities (Jaccard overlap), what
+  knowledge could give retrieval (with ``data.valid_objects: detected``, predicted links).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from kemm.evaluation.metrics import hits_at_k, realistic_rank
+from kemm.models.knowledge import REGION, TEXT, KnowledgeBatch
 from kemm.pretraining.batch import PretrainBatch
 from kemm.pretraining.objectives import StepContext
 from kemm.pretraining.objectives.entity_denoising import corrupt_entities
@@ -64,12 +68,17 @@ class PretrainEvaluator:
         moc = {"seen": [0, 0], "heldout": [0, 0]}
         dea = {"all": [0, 0], "masked": [0, 0], "hidden": [0, 0]}
         seen_images: set[int] = set()
+        text_entities: list[set[int]] = []
+        image_entities: dict[int, set[int]] = {}
         for batch in loader:
             dev = batch.to(ctx.device)
+            text_entities += _entity_sets(batch.knowledge, TEXT)
+            for img, ents in zip(batch.image_ids.tolist(), _entity_sets(batch.knowledge, REGION)):
+                image_entities.setdefault(img, ents)
             if "itc" in objs:
                 step = StepContext(model, dev, dev, gen)
-                how = objs["itc"].config.pooling
-                t, v = objs["itc"].embed(step.text_features(how), step.image_features(how))
+                how, know = objs["itc"].config.pooling, objs["itc"].config.image_knowledge
+                t, v = objs["itc"].embed(step.text_features(how), step.image_features(how, know))
                 texts.append(t.float().cpu())
                 for i, img in enumerate(batch.image_ids.tolist()):
                     images.setdefault(img, v[i].float().cpu())
@@ -90,6 +99,13 @@ class PretrainEvaluator:
             for k in self.ks:
                 metrics[f"valid/t2i_r{k}"] = hits_at_k(ranks, k)
             metrics["valid/t2i_chance"] = 1.0 / len(image_ids)
+            # the links alone, no model: Jaccard overlap of a caption's entities and an image's
+            overlap = torch.tensor(
+                [[_jaccard(t, image_entities.get(i, set())) for i in image_ids] for t in text_entities]
+            )
+            ranks = realistic_rank(overlap, torch.tensor([col[i] for i in caption_image]))
+            for k in self.ks:
+                metrics[f"valid/t2i_r{k}_links"] = hits_at_k(ranks, k)
         for part, (right, total) in moc.items():
             if total:
                 metrics[f"valid/moc_acc_{part}"] = right / total
@@ -176,3 +192,13 @@ def _select(batch: PretrainBatch, rows: torch.Tensor) -> PretrainBatch:
     from kemm.pretraining.objectives.itm import pair_batch
 
     return pair_batch(batch, rows, rows)
+
+
+def _entity_sets(kb: KnowledgeBatch, source: int) -> list[set[int]]:
+    """Per example, the entities of its linked mentions from ``source`` (TEXT or REGION)."""
+    keep = kb.mention_mask & (kb.mention_source == source) & (kb.entity_ids >= 0)  # (B, M)
+    return [set(row[k].tolist()) for row, k in zip(kb.entity_ids, keep)]
+
+
+def _jaccard(a: set[int], b: set[int]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0

@@ -30,7 +30,15 @@ import yaml
 from kemm.errors import KemmError, first_line
 from kemm.pretraining.config import PretrainConfig
 from kemm.pretraining.curves import write_loss_curves
-from kemm.pretraining.data import Collator, DataConfig, PairDataset, PairProcessor, link_pairs, read_pairs
+from kemm.pretraining.data import (
+    Collator,
+    DataConfig,
+    PairDataset,
+    PairProcessor,
+    detect_objects,
+    link_pairs,
+    read_pairs,
+)
 from kemm.pretraining.evaluate import PretrainEvaluator
 from kemm.pretraining.objectives import HostSizes, build_objective
 from kemm.pretraining.task import PretrainModel, PretrainTask
@@ -170,6 +178,9 @@ def build_task(config: PretrainConfig, out: Path | None = None) -> tuple[Pretrai
             for row in skipped:
                 f.write("\t".join(tsv_escape(str(x)) if x is not None else "" for x in row) + "\n")
         logger.warning("skipped %d bad records; see %s", len(skipped), out / "skipped.tsv")
+    detection = None
+    if valid is not None and data.valid_objects == "detected":
+        valid, detection = detect_objects(valid, kg, out if out is not None and _is_main() else None)
     train_kn = link_pairs(train, kg, config.kg, data)
     valid_kn = link_pairs(valid, kg, config.kg, data) if valid is not None else None
 
@@ -198,7 +209,9 @@ def build_task(config: PretrainConfig, out: Path | None = None) -> tuple[Pretrai
     processor = PairProcessor(tokenizer, image_size, data.max_length, data.max_regions)
     train_ds = PairDataset(train, train_kn, processor, data.region_mentions, data.graph)
     valid_ds = (
-        PairDataset(valid, valid_kn, processor, data.region_mentions, data.graph)
+        PairDataset(
+            valid, valid_kn, processor, data.region_mentions, data.graph, region_targets=detection is None
+        )
         if valid and valid_kn
         else None
     )
@@ -301,6 +314,9 @@ def save_run(out: Path, task: PretrainTask, tokenizer: Any, fit: FitResult, wait
         "global_step": fit.global_step,
         "data_wait_fraction": wait,
     }
+    detections = out / "detections_valid.json"  # data.valid_objects: detected
+    if detections.is_file():
+        metrics["valid_detection"] = json.loads(detections.read_text(encoding="utf-8"))["quality"]
     with atomic_write(out / "metrics.json") as f:
         json.dump(metrics, f, indent=1, sort_keys=True)
     write_loss_curves(task.curve, out / "curves")

@@ -204,6 +204,34 @@ class StepContext:
         out = self.text_states()
         return pool(out.last_hidden_state, out.attention_mask, pooling)
 
-    def image_features(self, pooling: str = "cls") -> torch.Tensor:
-        """``(B, D)``: the image alone, pooled: its [CLS] state, or (``"mean"``) the mean over its patches."""
+    def image_knowledge_states(self) -> Any:
+        """The model's output on the image alone with its object regions and the entities they are
+        linked to (the region mentions of the knowledge), through the joint stack; the text is its
+        [CLS] token only."""
+        import dataclasses
+
+        from kemm.models.knowledge import REGION
+
+        b = self.batch
+        kb = b.knowledge
+        regions_only = dataclasses.replace(kb, mention_mask=kb.mention_mask & (kb.mention_source == REGION))
+        return self._once(
+            "image+knowledge",
+            lambda: self.model(
+                input_ids=b.input_ids[:, :1],
+                attention_mask=b.attention_mask[:, :1],
+                pixel_values=b.pixel_values,
+                boxes=b.boxes,
+                region_mask=b.region_mask,
+                knowledge=regions_only,
+            ),
+        )
+
+    def image_features(self, pooling: str = "cls", knowledge: bool = False) -> torch.Tensor:
+        """``(B, D)``: the image alone, pooled: its [CLS] state, or (``"mean"``) the mean over its
+        patches. ``knowledge``: the image with its regions and their entities
+        (:meth:`image_knowledge_states`), pooled over the whole joint sequence."""
+        if knowledge:
+            out = self.image_knowledge_states()
+            return pool(out.last_hidden_state, out.attention_mask, pooling)
         return pool(self.image_states(), None, pooling)

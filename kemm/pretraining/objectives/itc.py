@@ -42,6 +42,10 @@ class ITCConfig(ObjectiveConfig):
         pooling: ``"cls"`` (ALBEF: the [CLS] states) or ``"mean"`` (the mean over the text's tokens
             and the image's patches; a randomly initialised text tower's [CLS] state hardly depends
             on the text, so a tower trained from scratch learns much faster from the mean).
+        image_knowledge: the image side is the image with its object regions and the entities
+            they are linked to, through the joint stack (as the text side is the text with its
+            text mentions' entities); False (ALBEF): the vision encoder alone. A ``fusion: none``
+            model runs the same path with the regions and no entities.
         See :class:`ObjectiveConfig` for ``weight`` and ``enabled``.
     """
 
@@ -51,6 +55,7 @@ class ITCConfig(ObjectiveConfig):
     max_temperature: float = 0.5
     gather: bool = True
     pooling: Literal["cls", "mean"] = "cls"
+    image_knowledge: bool = False
 
 
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
@@ -141,7 +146,7 @@ class ImageTextContrastive(Objective):
         c = self.config
         with torch.no_grad():
             self.temp.clamp_(c.min_temperature, c.max_temperature)
-        t, v = self.embed(ctx.text_features(c.pooling), ctx.image_features(c.pooling))
+        t, v = self.embed(ctx.text_features(c.pooling), ctx.image_features(c.pooling, c.image_knowledge))
         ids = ctx.batch.image_ids
         loss, sim_i2t, sim_t2i = contrastive_loss(v.float(), t.float(), ids, self.temp, c.gather)
         b = ids.shape[0]
