@@ -24,6 +24,23 @@ def test_ingest_merges_and_writes_meta(kg_dir):
     assert [s["format"] for s in meta["sources"]] == ["turtle", "tsv"]
 
 
+def test_ingest_does_not_import_torch(fixtures, tmp_path):
+    """`kemm kg ingest` is a KG tool: torch's import (seconds) must not be part of its start-up."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from kemm.cli import main\n"
+        f"sys.argv = ['kemm', 'kg', 'ingest', {str(fixtures / 'rdf' / 'tiny.ttl')!r}, '--out', {str(tmp_path / 'kg')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert (tmp_path / "kg" / "meta.json").is_file()
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stdout
+
+
 def test_stats_json(kg_dir):
     res = run("kg", "stats", kg_dir, "--json", "--verify")
     stats = json.loads(res.stdout)

@@ -202,3 +202,12 @@ def test_max_steps_stops_mid_epoch_and_a_resume_continues_there(tmp_path):
     res = fit(again, tmp_path / "part", resume=True, max_epochs=2, validate_every=0)
     assert same(weights(full), weights(again))
     assert [h["epoch"] for h in res.history] == [1, 2] and res.global_step == 16
+
+
+def test_every_public_name_of_kemm_training_loads():
+    """The package's names load lazily (the resume rule must not import torch); each must resolve."""
+    import kemm.training as training
+
+    assert sorted(training.__all__) == sorted(training._EXPORTS)
+    for name in training.__all__:
+        assert getattr(training, name) is not None
