@@ -54,11 +54,13 @@ class FinetunerSpec:
         settings: the knowledge settings it runs in (the ablation skips the others and says why).
         why: the reason it skips the others (the report's "Shared checkpoints" section).
         needs_checkpoint: every fusion module must have a ``pretrained`` checkpoint.
+        seedless: nothing it does is random (no training): it runs for the first seed only.
     """
 
     settings: tuple[str, ...] = SETTINGS
     why: str = ""
     needs_checkpoint: bool = False
+    seedless: bool = False
 
 
 #: task name -> its :class:`FinetunerSpec` (a fine-tuner without one runs everywhere)
@@ -259,6 +261,8 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
         skipped = [s for s in cfg.settings if s not in spec.settings]
         if skipped and cfg.fusions:
             shared.append(f"{task}: not run with {', '.join(skipped)}: {spec.why}")
+        if spec.seedless and len(cfg.seeds) > 1 and cfg.fusions:
+            shared.append(f"{task}: run for seed {cfg.seeds[0]} only: nothing in it is random")
     for setting in cfg.settings:
         kg_dir = _kg_for(cfg, setting, out)
         if setting == "fact-removed":
@@ -292,7 +296,8 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
                     )
                     records.append(RunRecord.from_result(res, fusion="kge", seed=seed))
                     continue
-                if setting not in FINETUNER_SPECS.get(task, FinetunerSpec()).settings:
+                spec = FINETUNER_SPECS.get(task, FinetunerSpec())
+                if setting not in spec.settings or (spec.seedless and seed != cfg.seeds[0]):
                     continue
                 for fusion in cfg.fusions:
                     run_dir = out / "runs" / f"{task}_{fusion}_{setting}_seed{seed}"

@@ -17,7 +17,8 @@ FINETUNERS.setdefault("okvqa", finetune_vqa)
 FINETUNERS.setdefault("lama", finetune_cloze)
 FINETUNERS.setdefault("lama-zero-shot", zero_shot_cloze)
 FINETUNER_SPECS.setdefault(
-    "lama-zero-shot", FinetunerSpec(settings=("fact-in-kg",), why=ZERO_SHOT_WHY, needs_checkpoint=True)
+    "lama-zero-shot",
+    FinetunerSpec(settings=("fact-in-kg",), why=ZERO_SHOT_WHY, needs_checkpoint=True, seedless=True),
 )
 
 __all__ = [

@@ -152,10 +152,14 @@ def test_ablation_runs_zero_shot_with_the_fact_in_the_kg_only(finetune_setup, tm
         tasks=["lama-zero-shot"],
         pretrained={"none": str(tmp_path / "run")},
         settings=["fact-in-kg", "fact-removed"],
+        seeds=[0, 1],
         baselines=True,
     )
     run_ablation(abl, tmp_path / "rep")
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
-    assert [(r["task"], r["setting"]) for r in doc["runs"]] == [("lama-zero-shot", "fact-in-kg")]
+    assert [(r["task"], r["setting"], r["seed"]) for r in doc["runs"]] == [
+        ("lama-zero-shot", "fact-in-kg", 0)
+    ]
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "lama-zero-shot: not run with fact-removed" in md and "*chance (uniform guess)*" in md
+    assert "lama-zero-shot: run for seed 0 only" in md
