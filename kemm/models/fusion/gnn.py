@@ -59,6 +59,10 @@ class GNNConfig(FusionConfig):
         heads: GAT attention heads (default 2; must divide node_dim).
         num_bases: R-GCN basis decomposition (default 0: none).
         exchange_hidden: hidden width of the exchange MLP (default 0: hidden_size).
+        mention_states: at the first fusion layer a node linked from a mention of its example
+            also takes the host's state there (the mean over the mention's text span or its object
+            region, projected), so a node knows where in the input its entity was linked from
+            (which object: the one on the left, the red one); default False (QA-GNN: KG vectors only).
     """
 
     conv: Literal["gat", "rgcn"] = "gat"
@@ -66,6 +70,7 @@ class GNNConfig(FusionConfig):
     heads: int = 2
     num_bases: int = 0
     exchange_hidden: int = 0
+    mention_states: bool = False
 
 
 class GNNLayer(nn.Module):
@@ -125,6 +130,7 @@ class GNNFusion(FusionModule):
         self.pool_value = nn.Linear(dn, d)
         self.context_out = nn.Linear(dn, d)
         self.node_out = nn.Linear(dn, d)
+        self.mention_in = nn.Linear(d, dn) if c.mention_states else None
         self.dropout = nn.Dropout(c.dropout)
 
     def _conv(self, dn: int) -> nn.Module:
@@ -176,6 +182,31 @@ class GNNFusion(FusionModule):
         }
         return hidden
 
+    def _mention_states(self, hidden: torch.Tensor, ctx: FusionContext, st: dict) -> torch.Tensor:
+        """``(N, Dn)``: for each node, the projected mean host state of its example's mentions
+        linked to its entity (zero for a node no mention is linked to, and the context nodes)."""
+        from kemm.models.fusion.base import mention_alignment
+
+        assert self.mention_in is not None
+        align, valid = mention_alignment(ctx, hidden.shape[1], need_entity=True)  # (B, M, T), (B, M)
+        states = align @ hidden / align.sum(-1, keepdim=True).clamp_min(1.0)  # (B, M, D)
+        kb = ctx.knowledge
+        b_idx, m_idx = valid.nonzero(as_tuple=True)  # (K,)
+        n_ent = int(ctx.entities.num_entities) if ctx.entities is not None else 0  # type: ignore[arg-type]
+        out = hidden.new_zeros(len(st["entity"]), self.node_dim)
+        if len(b_idx) == 0 or n_ent == 0:
+            return out
+        # mentions and nodes meet on (example, entity); a node takes the mean of its mentions
+        m_key = b_idx * n_ent + kb.entity_ids[b_idx, m_idx]  # (K,)
+        n_key = st["batch"] * n_ent + st["entity"].clamp_min(0)  # (N,)
+        keys, inverse = torch.unique(m_key, return_inverse=True)  # (U,), (K,)
+        summed = hidden.new_zeros(len(keys), hidden.shape[-1]).index_add_(0, inverse, states[b_idx, m_idx])
+        count = torch.bincount(inverse, minlength=len(keys)).clamp_min(1)[:, None]
+        pos = torch.searchsorted(keys, n_key).clamp_max(len(keys) - 1)  # (N,)
+        hit = (keys[pos] == n_key) & (st["entity"] >= 0)  # (N,) context nodes (-1) never match
+        proj = self.mention_in(summed / count)  # (U, Dn)
+        return torch.where(hit[:, None], proj[pos], out)
+
     def after_layer(self, index: int, hidden: torch.Tensor, ctx: FusionContext) -> torch.Tensor:
         if str(index) not in self.gnn:
             return hidden
@@ -188,6 +219,8 @@ class GNNFusion(FusionModule):
         cls = hidden[:, 0]  # (B, D)
         if not st["started"]:  # the context node carries the pooled host state
             x = x.index_copy(0, ci, self.context_in(cls).to(x.dtype))  # (N, Dn)
+            if self.mention_in is not None:
+                x = x + self._mention_states(hidden, ctx, st).to(x.dtype)
             st["started"] = True
         if self.config.conv == "gat":
             msg = layer.conv(x, st["edge_index"], st["edge_attr"])  # (N, Dn)

@@ -102,3 +102,25 @@ def test_bad_input(entities):
         m.begin(torch.randn(3, T, D), make_ctx(kb, entities))
     with pytest.raises(KemmError, match="heads=3 does not divide"):
         build("gnn", heads=3)
+
+
+def test_mention_states_tell_a_node_where_its_entity_was_linked_from(entities):
+    from tests.models.fusion.conftest import LAYOUT
+
+    m = build("gnn", mention_states=True)
+    kb = KnowledgeBatch.collate(mixed_examples())
+    hidden = torch.randn(2, T, D)
+    ctx = make_ctx(kb, entities)
+    m.begin(hidden, ctx)
+    got = m._mention_states(hidden, ctx, ctx.state["gnn"])  # (N, Dn): nodes 0-2, then 2 context nodes
+    text, region = LAYOUT.text.start, LAYOUT.regions.start
+    torch.testing.assert_close(got[0], m.mention_in(hidden[0, text + 1 : text + 3].mean(0)))  # apple's span
+    torch.testing.assert_close(got[1], m.mention_in(hidden[0, region + 1]))  # the knife's region
+    assert torch.equal(got[2:], torch.zeros(3, m.node_dim))  # no mention: "other" and context nodes
+    # the first fusion layer's message passing starts from the KG vectors plus these
+    before = ctx.state["gnn"]["x"].clone()
+    seen = {}
+    m.gnn["1"].conv.register_forward_hook(lambda mod, inp, out: seen.update(x=inp[0]))
+    run(m, hidden, ctx)
+    torch.testing.assert_close(seen["x"][:3], before[:3] + got[:3])
+    assert build("gnn").mention_in is None  # off by default (QA-GNN)
