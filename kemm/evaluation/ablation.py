@@ -66,6 +66,11 @@ class FinetunerSpec:
 #: task name -> its :class:`FinetunerSpec` (a fine-tuner without one runs everywhere)
 FINETUNER_SPECS: dict[str, FinetunerSpec] = {}
 
+
+def finetuner_spec(task: str) -> FinetunerSpec:
+    return FINETUNER_SPECS.get(task, FinetunerSpec())
+
+
 #: tasks the bundled benchmark holds, and the benchmark folder of each
 BENCHMARK_TASKS = {"lama": "lama", "lama-zero-shot": "lama", "csqa": "csqa", "okvqa": "okvqa"}
 
@@ -131,10 +136,9 @@ class AblationConfig:
                 f"no fine-tuning is registered for {', '.join(missing)} (kemm.evaluation.ablation.FINETUNERS): "
                 "the model-based tasks need it; run them with `fusions: []` for their baselines only"
             )
+        lacking = [f for f in self.fusions if f not in self.pretrained]
         for t in model_tasks:
-            spec = FINETUNER_SPECS.get(t, FinetunerSpec())
-            lacking = [f for f in self.fusions if f not in self.pretrained]
-            if spec.needs_checkpoint and lacking:
+            if finetuner_spec(t).needs_checkpoint and lacking:
                 raise KemmError(
                     f"task {t} scores a pre-trained checkpoint as it is: `pretrained` has none for "
                     f"{', '.join(lacking)}"
@@ -257,7 +261,7 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
             0.5, None, "accuracy", "Balanced true/corrupted statements: chance 50 %."
         )
     for task in cfg.tasks:
-        spec = FINETUNER_SPECS.get(task, FinetunerSpec())
+        spec = finetuner_spec(task)
         skipped = [s for s in cfg.settings if s not in spec.settings]
         if skipped and cfg.fusions:
             shared.append(f"{task}: not run with {', '.join(skipped)}: {spec.why}")
@@ -296,7 +300,7 @@ def run_ablation(cfg: AblationConfig, out: str | Path, config_dict: dict[str, An
                     )
                     records.append(RunRecord.from_result(res, fusion="kge", seed=seed))
                     continue
-                spec = FINETUNER_SPECS.get(task, FinetunerSpec())
+                spec = finetuner_spec(task)
                 if setting not in spec.settings or (spec.seedless and seed != cfg.seeds[0]):
                     continue
                 for fusion in cfg.fusions:

@@ -19,7 +19,7 @@ Shapes: ``K`` pictures x sizes x mirrors per size group, image ``(3, S, S)`` at 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,22 @@ class PictureDetector:
             Detection(self.keys[e], Box(px * sx, py * sy, w * sx, h * sy), ratio, rms)
             for ratio, e, px, py, w, h, rms in kept
         ]
+
+
+def coco_results(found: Mapping[Any, Sequence[Detection]], kg: Any) -> list[dict[str, Any]]:
+    """Detections per image id as COCO detection results (``image_id``, ``category_id`` = the
+    entity's KG id, ``bbox`` ``[x, y, w, h]``, ``score`` = 1 - ratio), each with its ``entity`` key."""
+    return [
+        {
+            "image_id": image_id,
+            "category_id": int(kg.entity_id(d.entity)),
+            "bbox": [d.box.x, d.box.y, d.box.w, d.box.h],
+            "score": round(1.0 - d.ratio, 4),
+            "entity": d.entity,
+        }
+        for image_id, dets in found.items()
+        for d in dets
+    ]
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:

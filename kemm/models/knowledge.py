@@ -101,6 +101,12 @@ class KnowledgeBatch:
         """No example of the batch has a mention."""
         return not bool(self.mention_mask.any())
 
+    def only(self, source: int) -> KnowledgeBatch:
+        """The same batch with only the mentions from ``source`` (``TEXT`` or ``REGION``) kept."""
+        import dataclasses
+
+        return dataclasses.replace(self, mention_mask=self.mention_mask & (self.mention_source == source))
+
     def to(self, device: torch.device | str) -> KnowledgeBatch:
         moved = {k: v.to(device) for k, v in self.__dict__.items() if isinstance(v, torch.Tensor)}
         graph = self.graph.to(device) if self.graph is not None else None  # type: ignore[attr-defined]

@@ -229,11 +229,11 @@ def read_pairs(
 
 def detect_objects(split: SplitData, kg: Any, out: Path | None = None) -> tuple[SplitData, dict[str, float]]:
     """``split`` with each image's objects found by the KG-picture detector instead of annotated,
-    and the detector's precision and recall against the annotations it replaces (written with the
-    detections to ``out/detections_valid.json`` when ``out`` is given)."""
+    and the detector's precision and recall against the annotations it replaces; both go to
+    ``out/detections_valid.json`` (the detections as COCO results) when ``out`` is given."""
     import dataclasses
 
-    from kemm.linking.pictures import PictureDetector, detection_quality
+    from kemm.linking.pictures import PictureDetector, coco_results, detection_quality
 
     detector = PictureDetector.from_kg(kg)
     first: dict[int, int] = {}
@@ -249,18 +249,9 @@ def detect_objects(split: SplitData, kg: Any, out: Path | None = None) -> tuple[
     )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        rows = [
-            {
-                "image": img,
-                "entity": d.entity,
-                "bbox": [d.box.x, d.box.y, d.box.w, d.box.h],
-                "score": 1.0 - d.ratio,
-            }
-            for img, dets in enumerate(found)
-            for d in dets
-        ]
+        by_image = {split.pairs[first[i]].extra.get("image_id", i): dets for i, dets in enumerate(found)}
         with atomic_write(out / "detections_valid.json") as f:
-            json.dump({"quality": quality, "detections": rows}, f)
+            json.dump({"quality": quality, "detections": coco_results(by_image, kg)}, f)
     objects = [[d.annotation() for d in dets] for dets in found]
     return dataclasses.replace(split, objects=objects, objects_from="detected"), quality
 

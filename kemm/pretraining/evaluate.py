@@ -196,7 +196,7 @@ def _select(batch: PretrainBatch, rows: torch.Tensor) -> PretrainBatch:
 
 def _entity_sets(kb: KnowledgeBatch, source: int) -> list[set[int]]:
     """Per example, the entities of its linked mentions from ``source`` (TEXT or REGION)."""
-    keep = kb.mention_mask & (kb.mention_source == source) & (kb.entity_ids >= 0)  # (B, M)
+    keep = kb.only(source).mention_mask & (kb.entity_ids >= 0)  # (B, M)
     return [set(row[k].tolist()) for row, k in zip(kb.entity_ids, keep)]
 
 

@@ -245,6 +245,7 @@ def build_task(config: PretrainConfig, out: Path | None = None) -> tuple[Pretrai
         settings,
         inputs,
     )
+    task.valid_detection = detection
     return task, tokenizer, len(skipped)
 
 
@@ -314,9 +315,8 @@ def save_run(out: Path, task: PretrainTask, tokenizer: Any, fit: FitResult, wait
         "global_step": fit.global_step,
         "data_wait_fraction": wait,
     }
-    detections = out / "detections_valid.json"  # data.valid_objects: detected
-    if detections.is_file():
-        metrics["valid_detection"] = json.loads(detections.read_text(encoding="utf-8"))["quality"]
+    if task.valid_detection is not None:
+        metrics["valid_detection"] = task.valid_detection
     with atomic_write(out / "metrics.json") as f:
         json.dump(metrics, f, indent=1, sort_keys=True)
     write_loss_curves(task.curve, out / "curves")

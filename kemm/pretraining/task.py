@@ -131,6 +131,7 @@ class PretrainTask(Task):
         self.loader: TimedLoader | None = None
         self.steps_done = 0
         self.curve: list[dict[str, float]] = []  # per step: "step", "loss", "loss/<objective>"
+        self.valid_detection: dict[str, float] | None = None  # data.valid_objects: detected
         self._optimizer: Any = None
 
     @property

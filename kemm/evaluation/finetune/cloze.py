@@ -257,7 +257,7 @@ def finetune_cloze(
         "valid_entity_mrr": trained.best_metric,
         "epoch_losses": [round(float(h["loss"]), 4) for h in trained.history],
     }
-    return probes.score(ct, task, fusion, seed, setting, Path(run_dir), info, entities=True)
+    return probes.score(ct, task, seed, setting, Path(run_dir), info, entities=True)
 
 
 def zero_shot_cloze(
@@ -294,7 +294,7 @@ def zero_shot_cloze(
         "mlm_head_from_pretraining": True,
         "entity_head_from_pretraining": entity_head,
     }
-    return probes.score(ct, task, fusion, seed, setting, Path(run_dir), info, entities=entity_head)
+    return probes.score(ct, task, seed, setting, Path(run_dir), info, entities=entity_head)
 
 
 #: why the zero-shot cloze task has no fact-removed run
@@ -309,7 +309,7 @@ class _Probes:
     def __init__(self, ablation: Any, run: Any, fusion: str, kg_dir: Path) -> None:
         from kemm.evaluation.facts import read_facts
 
-        self.ablation, self.run, self.kg_dir = ablation, run, kg_dir
+        self.ablation, self.run, self.fusion, self.kg_dir = ablation, run, fusion, kg_dir
         tokenizer, specs, data, kg = run.tokenizer, run.specs, run.data, run.kg
         if tokenizer.mask_token is None:
             raise KemmError("cloze fine-tuning needs a tokenizer with a mask token")
@@ -336,7 +336,6 @@ class _Probes:
         self,
         ct: ClozeTask,
         task: str,
-        fusion: str,
         seed: int,
         setting: str,
         run_dir: Path,
@@ -380,7 +379,7 @@ class _Probes:
         )
         result.info.update(
             {
-                "fusion": fusion,
+                "fusion": self.fusion,
                 "seed": seed,
                 "finetune": run_settings(run.cfg, run.pretrained),
                 "checkpoint": str(run.pretrained) if run.pretrained else f"fresh {run.cfg.architecture}",

@@ -235,7 +235,7 @@ def _detected(
 ) -> tuple[dict[Any, list[Any]], dict[str, float]]:
     """image id -> the objects the picture detector finds in it (computed once per process and
     image), written to ``run_dir/detections_SPLIT.json``; and their quality against the annotations."""
-    from kemm.linking.pictures import PictureDetector, detection_quality
+    from kemm.linking.pictures import PictureDetector, coco_results, detection_quality
     from kemm.utils.io import atomic_write
 
     kg_key = str(getattr(kg, "path", "") or id(kg))
@@ -252,21 +252,9 @@ def _detected(
         found[image_id] = _DETECTIONS[cache]
     truth = _objects(bench_root, split)
     quality = detection_quality([found[i] for i in found], [truth.get(i, []) for i in found])
-    ids = {k: i for i, k in enumerate(kg.entities.keys)}
-    results = [
-        {
-            "image_id": i,
-            "category_id": ids[d.entity],
-            "bbox": [d.box.x, d.box.y, d.box.w, d.box.h],
-            "score": round(1.0 - d.ratio, 4),
-            "entity": d.entity,
-        }
-        for i, dets in found.items()
-        for d in dets
-    ]
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(run_dir / f"detections_{split}.json") as f:
-        json.dump(results, f)
+        json.dump(coco_results(found, kg), f)
     logger.info(
         "picture detector on %d %s images: entity precision %.2f, recall %.2f",
         len(images),

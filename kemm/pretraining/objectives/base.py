@@ -208,13 +208,9 @@ class StepContext:
         """The model's output on the image alone with its object regions and the entities they are
         linked to (the region mentions of the knowledge), through the joint stack; the text is its
         [CLS] token only."""
-        import dataclasses
-
         from kemm.models.knowledge import REGION
 
         b = self.batch
-        kb = b.knowledge
-        regions_only = dataclasses.replace(kb, mention_mask=kb.mention_mask & (kb.mention_source == REGION))
         return self._once(
             "image+knowledge",
             lambda: self.model(
@@ -223,7 +219,7 @@ class StepContext:
                 pixel_values=b.pixel_values,
                 boxes=b.boxes,
                 region_mask=b.region_mask,
-                knowledge=regions_only,
+                knowledge=b.knowledge.only(REGION),
             ),
         )
 
