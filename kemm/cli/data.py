@@ -103,7 +103,7 @@ def make_benchmark(
 @app.command()
 def show(
     bench_dir: Path = typer.Argument(..., help="A directory written by `kemm data make-benchmark`."),
-    split: str = typer.Option("val", "--split", help="train, val or test."),
+    split: str = typer.Option("val", "--split", help="train, val, test or test_seen."),
     index: int = typer.Option(0, "--index", help="Which question (task vqa) or image (task image)."),
     out_path: Path = typer.Option(Path("example.png"), "--out", "-o", help="PNG to write."),
     task: str = typer.Option(

@@ -66,6 +66,8 @@ class DemoConfig:
         benchmark: ``kemm data make-benchmark`` options: ``scale``, ``seed``, ``image_size``, ``workers``.
         link: ``kemm link batch`` options: ``hops``, ``max_nodes``.
         fusion: the knowledge fusion module of the pre-training run; its twin has ``fusion: none``.
+        fusion_options: options of that module's config (e.g. ``{mention_states: true}`` for
+            ``gnn``), given to the knowledge run only; fine-tuning keeps the checkpoint's.
         pretrain: :class:`kemm.pretraining.config.PretrainConfig` fields, without ``data.train``,
             ``kg``, ``kge_run`` and ``model.fusion`` (the demo sets them).
         evaluation: :class:`kemm.evaluation.ablation.AblationConfig` fields, without ``benchmark``,
@@ -80,6 +82,7 @@ class DemoConfig:
     benchmark: dict[str, Any] = field(default_factory=dict)
     link: dict[str, Any] = field(default_factory=dict)
     fusion: str = "gnn"
+    fusion_options: dict[str, Any] = field(default_factory=dict)
     pretrain: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
 
@@ -115,7 +118,8 @@ def load_config(path: Path) -> DemoConfig:
     cfg = kemm_config.from_dict(DemoConfig, raw)
     try:  # misspelt keys and bad values of a stage are named before anything runs
         TrainConfig.from_dict(cfg.kge, path)
-        PretrainConfig.from_dict(_pretrain_dict(cfg, Path("OUT"), "none"), path)
+        for fusion in ("none", cfg.fusion):
+            PretrainConfig.from_dict(_pretrain_dict(cfg, Path("OUT"), fusion), path)
         AblationConfig(**_evaluation_dict(cfg, Path("OUT")))
     except KemmError as e:
         raise (e if str(path) in str(e) else KemmError(f"{path}: {e}")) from None
@@ -132,7 +136,10 @@ def _pretrain_dict(cfg: DemoConfig, root: Path, fusion: str) -> dict[str, Any]:
     d.setdefault("data", {})["train"] = str(root / "benchmark")
     d["kg"] = str(root / "kg")
     d["kge_run"] = str(root / "kge")
-    d.setdefault("model", {})["fusion"] = fusion
+    model = d.setdefault("model", {})
+    model["fusion"] = fusion
+    if fusion == cfg.fusion and cfg.fusion_options:
+        model["fusion_options"] = {**model.get("fusion_options", {}), **cfg.fusion_options}
     d.setdefault("engine", {})["device"] = cfg.device
     return d
 

@@ -90,10 +90,18 @@ class AblationConfig:
         seeds: fine-tuning (and KGE) seeds; mean ± std are over these.
         settings: ``fact-in-kg`` and/or ``fact-removed``.
         split: the benchmark split evaluated (``val`` or ``test``).
+        seen_split: a split of questions about entities seen in training (the benchmark's
+            ``test_seen``), scored by the same fine-tuned models: its figures are the report's
+            "seen entities" group, beside the held-out entities of ``split``. Skipped for a task
+            whose benchmark lacks it (older benchmarks); None: never.
         kge_config: the KGE training YAML (``configs/kge/*.yaml``); its seed is replaced by each seed.
         kge_epochs: override the KGE config's epochs (None: keep).
         pretrained: fusion module -> pre-trained checkpoint directory, shared by every seed,
             setting and task of that module (model-based tasks only).
+        fusion_options: fusion module -> options of its config for the models built fresh (e.g.
+            ``{gnn: {mention_states: true}}``), over ``finetune.model.fusion_options``: one config can
+            compare ``none`` with an option of another module. A pre-trained checkpoint keeps the
+            options it was trained with, so a module with ``pretrained`` takes none here.
         baselines: also report the chance level and the train prior of each task.
         finetune: how the model-based tasks are fine-tuned, the fields of
             :class:`kemm.evaluation.finetune.FinetuneConfig` (model built fresh when a fusion
@@ -107,15 +115,18 @@ class AblationConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     settings: list[str] = field(default_factory=lambda: list(SETTINGS))
     split: str = "test"
+    seen_split: str | None = "test_seen"
     kge_config: str = "configs/kge/demo_commonsense.yaml"
     kge_epochs: int | None = None
     pretrained: dict[str, str] = field(default_factory=dict)
+    fusion_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     baselines: bool = True
     finetune: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         import kemm.evaluation.finetune  # noqa: F401 - registers the FINETUNERS
         from kemm.evaluation.finetune import FinetuneConfig
+        from kemm.models.fusion.base import check_fusion_options
 
         for t in self.tasks:
             EVAL_TASKS.get(t)  # unknown names: an error naming the nearest
@@ -128,7 +139,19 @@ class AblationConfig:
             raise KemmError("no tasks to run")
         if self.split not in ("val", "test"):
             raise KemmError(f"split must be 'val' or 'test', got {self.split!r}")
+        if self.seen_split not in (None, "test_seen"):
+            raise KemmError(f"seen_split must be 'test_seen' or null, got {self.seen_split!r}")
         FinetuneConfig.from_dict(dict(self.finetune))  # misspelt keys: an error before anything runs
+        for f, options in self.fusion_options.items():
+            if f not in self.fusions:
+                raise KemmError(f"fusion_options.{f}: not one of the fusions {self.fusions}")
+            if f in self.pretrained:
+                raise KemmError(
+                    f"fusion_options.{f}: {f} starts from a pre-trained checkpoint, whose config fixes its options"
+                )
+            if not isinstance(options, dict):
+                raise KemmError(f"fusion_options.{f}: a mapping of option -> value, got {options!r}")
+            check_fusion_options(f, options)
         model_tasks = [t for t in self.tasks if t not in ("linkpred", "factverify")]
         missing = [t for t in model_tasks if t not in FINETUNERS]
         if missing and self.fusions:

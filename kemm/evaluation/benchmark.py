@@ -4,7 +4,9 @@ The layout is the one the benchmark's README describes: ``lama/{split}.jsonl`` (
 layout) with ``lama/vocab.txt``, ``csqa/{split}.jsonl`` (CommonsenseQA),
 ``okvqa/OpenEnded_kemm_{split}_questions.json`` + ``okvqa/kemm_{split}_annotations.json``
 (OK-VQA) with images ``images/{split}/kemm_{split}_{image_id:012d}.jpg``, and ``stats.json``
-(chance levels, held-out entities).
+(chance levels, held-out entities). Besides ``train``, ``val`` and ``test``, a benchmark may hold
+``test_seen``: questions about entities seen in training, the "seen" side of a seen/held-out
+comparison (every ``val`` and ``test`` question is about a held-out entity).
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kemm.data.benchmark.config import ALL_SPLITS as SPLITS
 from kemm.errors import KemmError
-
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,14 @@ class Benchmark:
                 f"{self.root}: not a kemm benchmark (no stats.json; build one with `kemm data make-benchmark`)"
             )
         self.stats: dict[str, Any] = json.loads(stats.read_text(encoding="utf-8"))
+
+    def has(self, task: str, split: str) -> bool:
+        """Whether the benchmark holds ``task``'s file for ``split`` (older ones have no ``test_seen``)."""
+        try:
+            self.dataset(task, split)
+        except KemmError:
+            return False
+        return True
 
     def dataset(self, task: str, split: str) -> DatasetSpec:
         """The file of ``task`` (``lama``, ``csqa``, ``okvqa``) for ``split``."""

@@ -87,6 +87,10 @@ class PretrainConfig:
         for reserved in ("num_entities", "entity_dim", "num_relations"):
             if reserved in self.model:
                 raise KemmError(f"model.{reserved} comes from the KG and the entity table; remove it")
+        if self.model.get("fusion_options"):
+            from kemm.models.fusion.base import check_fusion_options
+
+            check_fusion_options(str(self.model.get("fusion", "none")), self.model["fusion_options"])
         # the optimiser and its options, checked by torch on one parameter before anything runs
         import torch
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kemm.errors import KemmError
+
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 #: every stage in order; each leaves OUT/stages/NAME.json
@@ -261,3 +263,21 @@ def test_the_shipped_demo_config_is_valid_for_every_stage():
         "fact-in-kg",
         "fact-removed",
     }
+
+
+def test_fusion_options_go_to_the_knowledge_run_only(tmp_path):
+    from kemm.cli.demo import _pretrain_dict, load_config
+
+    cfg = load_config(Path(__file__).parents[2] / "configs" / "demo.yaml")
+    assert cfg.fusion_options == {"mention_states": True}
+    knowledge, twin = (_pretrain_dict(cfg, tmp_path, f) for f in (cfg.fusion, "none"))
+    assert knowledge["model"]["fusion_options"] == {"mention_states": True}
+    assert "fusion_options" not in twin["model"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        (Path(__file__).parents[2] / "configs" / "demo.yaml")
+        .read_text()
+        .replace("{mention_states: true}", "{mention_stats: true}")
+    )
+    with pytest.raises(KemmError, match="mention_stat"):
+        load_config(bad)

@@ -6,13 +6,14 @@ import pytest
 
 
 def build_tiny_benchmark(out: Path) -> Path:
-    """The tiny benchmark of tests/data/benchmark (a few 64-pixel images), built into ``out``."""
+    """The tiny benchmark of tests/data/benchmark (a few 64-pixel images) with its ``test_seen``
+    split, built into ``out``."""
     from kemm.data.benchmark import make_benchmark
     from kemm.kg import ingest
-    from tests.data.benchmark.conftest import TINY_CONFIG, TINY_KG, TINY_SPRITES
+    from tests.data.benchmark.conftest import TINY_KG, TINY_SEEN_CONFIG, TINY_SPRITES
 
     kg, _ = ingest([TINY_KG])
-    make_benchmark(kg, out, TINY_CONFIG, sprite_dir=TINY_SPRITES)
+    make_benchmark(kg, out, TINY_SEEN_CONFIG, sprite_dir=TINY_SPRITES)
     return out
 
 

@@ -7,12 +7,14 @@
 """
 
 from kemm.data.benchmark.build import BenchmarkSummary, make_benchmark
-from kemm.data.benchmark.config import SPLITS, BenchmarkConfig, SceneConfig
+from kemm.data.benchmark.config import ALL_SPLITS, SEEN_SPLIT, SPLITS, BenchmarkConfig, SceneConfig
 from kemm.data.benchmark.knowledge import EMOJI_PREDICATE, BenchmarkKnowledge
 from kemm.data.benchmark.show import render_example
 
 __all__ = [
+    "ALL_SPLITS",
     "EMOJI_PREDICATE",
+    "SEEN_SPLIT",
     "SPLITS",
     "BenchmarkConfig",
     "BenchmarkKnowledge",

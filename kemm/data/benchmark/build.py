@@ -2,13 +2,16 @@
 
 Layout of the output directory (written atomically)::
 
-    images/{train,val,test}/kemm_{split}_{image_id:012d}.jpg
+    images/{train,val,test,test_seen}/kemm_{split}_{image_id:012d}.jpg
     annotations/instances_{split}.json      COCO instances (categories = KG entities, with kg_key)
     annotations/captions_{split}.json       COCO captions (image-text pairs for pre-training)
     okvqa/OpenEnded_kemm_{split}_questions.json, okvqa/kemm_{split}_annotations.json   OK-VQA
     csqa/{split}.jsonl                      CommonsenseQA multiple choice
     lama/{split}.jsonl, lama/vocab.txt      LAMA cloze probes and their candidate vocabulary
     stats.json, README.md, ATTRIBUTION.md, OFL.txt
+
+``test_seen`` (questions about entities seen in training) is written only when the configuration
+gives it images; it is generated after ``test``, so the other splits' files are the same either way.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 from kemm.data.benchmark import formats
 from kemm.data.benchmark.chance import cloze_chance, multiple_choice_chance, vqa_chance
 from kemm.data.benchmark.checkpoint import Checkpoint, fingerprint
-from kemm.data.benchmark.config import SPLITS, BenchmarkConfig
+from kemm.data.benchmark.config import ALL_SPLITS, BenchmarkConfig
 from kemm.data.benchmark.knowledge import BenchmarkKnowledge
 from kemm.data.benchmark.multiple_choice import make_cloze_probes, make_mc_questions
 from kemm.data.benchmark.readme import write_readme
@@ -74,6 +77,23 @@ def _dump_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
+def _firsts_and_pool(
+    knowledge: BenchmarkKnowledge, entity_split: EntitySplit, split: str
+) -> tuple[list[str], list[str]]:
+    """The keys the first objects of ``split``'s images are dealt over, and the keys of the others.
+
+    Each object comes first in a training image equally often; a validation (test) image starts with
+    a validation (test) entity, the ones its questions are about, and a ``test_seen`` image with an
+    entity that is not held out. The other objects: anything in training images (held-out entities
+    are pictured and captioned there, never asked about); in the other splits, anything their
+    questions may name (in validation (test) images anything but test (val) entities).
+    """
+    if split == "train":
+        return sorted(knowledge.objects), list(knowledge.objects)
+    dealt = sorted(k for k in knowledge.objects if entity_split.subject_allowed(split, k))
+    return dealt, [k for k in knowledge.objects if entity_split.mention_allowed(split, k)]
+
+
 def make_benchmark(
     kg: KnowledgeGraph,
     out: str | Path,
@@ -89,7 +109,8 @@ def make_benchmark(
     Args:
         kg: a KG in the commonsense schema: picturable entities carry an emoji attribute, facts use
             relations of ``https://w3id.org/kemm/relation/``.
-        config: sizes and settings; the default builds in well under a minute on one core.
+        config: sizes and settings; the default builds in well under a minute on one core. The
+            splits written are ``config.splits``: ``test_seen`` only when it has images.
         sprite_dir: folder of emoji sprites (default: the ones shipped with kemm).
         kg_sources: provenance of ``kg`` to record in ``stats.json`` (e.g. file names and sha256).
         progress: called as ``progress(task, completed, total)`` while images are rendered.
@@ -129,16 +150,12 @@ def make_benchmark(
     try:
         with atomic_directory(out) as tmp:
             image_id, ann_id, cap_id = 1, 0, 0
-            for s_idx, split in enumerate(SPLITS):
+            for split in config.splits:
+                s_idx = ALL_SPLITS.index(split)  # the seed tag: the same whether test_seen is built or not
                 subject_ok = partial(entity_split.subject_allowed, split)
                 mention_ok = partial(entity_split.mention_allowed, split)
                 n_images = config.num_images(split)
-                # each object comes first in a training image equally often; a validation (test) image
-                # starts with a validation (test) entity, the ones its questions are about
-                dealt = sorted(knowledge.objects) if split == "train" else sorted(entity_split.of(split))
-                # other objects: anything in training images (held-out entities are pictured and captioned
-                # there, never asked about); in validation (test) images anything but test (val) entities
-                pool = [k for k in knowledge.objects if split == "train" or mention_ok(k)]
+                dealt, pool = _firsts_and_pool(knowledge, entity_split, split)
                 job = SplitJob(
                     knowledge=knowledge,
                     sprites=sprites,
@@ -230,9 +247,12 @@ def make_benchmark(
             (tmp / "lama" / "vocab.txt").write_text("".join(v + "\n" for v in vocab), encoding="utf-8")
             stats["chance"] = {
                 "mc": multiple_choice_chance(config.mc_choices),
-                "vqa": {sp: vqa_chance(vqa_annotations[sp], vqa_annotations["train"]) for sp in SPLITS},
+                "vqa": {
+                    sp: vqa_chance(vqa_annotations[sp], vqa_annotations["train"]) for sp in config.splits
+                },
                 "cloze": {
-                    sp: cloze_chance([r["obj_label"] for r in lama_records[sp]], vocab) for sp in SPLITS
+                    sp: cloze_chance([r["obj_label"] for r in lama_records[sp]], vocab)
+                    for sp in config.splits
                 },
             }
             _dump(tmp / "stats.json", stats)

@@ -8,7 +8,16 @@ from typing import Any
 
 from kemm.errors import KemmError
 
+#: The splits every benchmark has; val and test ask about held-out entities only.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+#: The optional split of questions about entities seen in training (none held out), to report
+#: accuracy on seen entities beside the held-out ones of test.
+SEEN_SPLIT = "test_seen"
+#: Splits that may have no images; a split with none is not generated (no files, no stats).
+OPTIONAL_SPLITS: tuple[str, ...] = (SEEN_SPLIT,)
+#: Every split a benchmark can have, in generation order. A split's position is the seed tag of its
+#: random streams, so generating or skipping an optional split leaves the other splits' files as they are.
+ALL_SPLITS: tuple[str, ...] = (*SPLITS, *OPTIONAL_SPLITS)
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,8 @@ class BenchmarkConfig:
     Attributes:
         seed: every random choice derives from it; the same seed gives byte-identical files.
         scale: multiplies the image counts (and with them captions and VQA questions).
-        images: images per split at ``scale=1``.
+        images: images per split at ``scale=1``: a count for each of :data:`SPLITS` and optionally
+            for ``test_seen`` (missing or 0: the split is not generated).
         vqa_per_image: most knowledge questions asked about one image.
         captions_per_image: captions written per image (COCO has 5).
         heldout_fraction: fraction of the picturable objects held out, half for validation and half
@@ -63,7 +73,9 @@ class BenchmarkConfig:
 
     seed: int = 0
     scale: float = 1.0
-    images: dict[str, int] = field(default_factory=lambda: {"train": 2000, "val": 250, "test": 250})
+    images: dict[str, int] = field(
+        default_factory=lambda: {"train": 2000, "val": 250, "test": 250, SEEN_SPLIT: 250}
+    )
     vqa_per_image: int = 2
     captions_per_image: int = 5
     heldout_fraction: float = 0.3
@@ -76,10 +88,13 @@ class BenchmarkConfig:
     def __post_init__(self) -> None:
         if self.scale <= 0:
             raise KemmError(f"scale must be positive, got {self.scale}")
-        if set(self.images) != set(SPLITS):
+        if not set(SPLITS) <= set(self.images) <= set(ALL_SPLITS):
             raise KemmError(
-                f"images needs a count for each of {', '.join(SPLITS)}, got {sorted(self.images)}"
+                f"images needs a count for each of {', '.join(SPLITS)} and may have one for "
+                f"{', '.join(OPTIONAL_SPLITS)}, got {sorted(self.images)}"
             )
+        if any(self.images.get(sp, 0) < 0 for sp in OPTIONAL_SPLITS):
+            raise KemmError(f"image counts must not be negative, got {self.images}")
         if not 0.0 < self.heldout_fraction < 1.0:
             raise KemmError(f"heldout_fraction must be in (0, 1), got {self.heldout_fraction}")
         if self.image_format not in ("jpg", "png"):
@@ -90,8 +105,16 @@ class BenchmarkConfig:
             raise KemmError(f"mc_choices must be between 2 and 26, got {self.mc_choices}")
 
     def num_images(self, split: str) -> int:
-        """Images of ``split`` after scaling (at least 1)."""
+        """Images of ``split`` after scaling: at least 1 for :data:`SPLITS`; for an optional split,
+        0 when its count is missing or 0."""
+        if split in OPTIONAL_SPLITS:
+            return math.ceil(self.images.get(split, 0) * self.scale)
         return max(1, math.ceil(self.images[split] * self.scale))
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits generated, in the order of :data:`ALL_SPLITS`: those with at least one image."""
+        return tuple(sp for sp in ALL_SPLITS if self.num_images(sp) > 0)
 
     def with_overrides(self, **kwargs: Any) -> BenchmarkConfig:
         return replace(self, **kwargs)

@@ -5,25 +5,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kemm.data.benchmark.config import SPLITS
+from kemm.data.benchmark.config import ALL_SPLITS, SEEN_SPLIT
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _seen_split(stats: dict[str, Any]) -> str:
+    """The paragraph on ``test_seen``, empty when the benchmark has no such split."""
+    if SEEN_SPLIT not in stats["splits"]:
+        return ""
+    return f"""
+`{SEEN_SPLIT}` asks only about entities seen in training: neither its questions nor its images involve
+a held-out entity, and its questions may state facts that training questions ask too. It is there to
+compare accuracy on seen entities with accuracy on the held-out ones of test, not as a headline result.
+"""
+
+
 def render_readme(stats: dict[str, Any]) -> str:
+    """The README of the benchmark whose ``stats.json`` is ``stats``; a row per split it has."""
+    splits = [sp for sp in ALL_SPLITS if sp in stats["splits"]]
     rows = "\n".join(
         f"| {sp} | {s['images']} | {s['objects']} | {s['captions']} | {s['vqa_questions']} | "
         f"{s['mc_questions']} | {s['cloze_probes']} |"
-        for sp, s in ((sp, stats["splits"][sp]) for sp in SPLITS)
+        for sp, s in ((sp, stats["splits"][sp]) for sp in splits)
     )
     ch = stats["chance"]
     vqa_rows = "\n".join(
         f"| {sp} | {_pct(ch['vqa'][sp]['overall']['train_prior'])} | {_pct(ch['vqa'][sp]['overall']['uniform'])} "
         f"| {_pct(ch['mc']['accuracy'])} | {_pct(ch['cloze'][sp]['accuracy'])} (1/{ch['cloze'][sp]['vocabulary']}) "
         f"| {_pct(ch['vqa'][sp]['overall']['oracle_best_constant'])} |"
-        for sp in SPLITS
+        for sp in splits
     )
     kg = stats["kg"]
     sources = (
@@ -72,7 +85,7 @@ recognition with knowledge from the KG. Held-out entities:
 
 * val: {", ".join(k.rsplit("/", 1)[-1] for k in stats["heldout"]["val"])}
 * test: {", ".join(k.rsplit("/", 1)[-1] for k in stats["heldout"]["test"])}
-
+{_seen_split(stats)}
 ## Chance levels
 
 A model that ignores the image and the KG should score near these; every figure is computed with

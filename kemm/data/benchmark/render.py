@@ -37,7 +37,7 @@ class SplitJob:
     """Everything needed to render the images of one split.
 
     Attributes:
-        split, split_index: the split's name and its position in :data:`SPLITS` (a seed tag).
+        split, split_index: the split's name and its position in :data:`ALL_SPLITS` (a seed tag).
         first_image_id: COCO id of the split's first image; image ``i`` gets ``first_image_id + i``.
         firsts: the first (always placed) object of each image, dealt in advance.
         pool: keys the other objects of an image are drawn from.

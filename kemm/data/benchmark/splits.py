@@ -3,7 +3,10 @@
 Validation and test questions (VQA, multiple choice, cloze) are about held-out entities only, and no
 training question states a fact that has a held-out entity at either end. Held-out entities still
 appear in training images, their captions and the KG: a model can only answer about them by
-transferring what the KG says, not by memorising training questions.
+transferring what the KG says, not by memorising training questions. The optional ``test_seen``
+split is the contrast: like training, its questions are about entities that are not held out (and
+may ask facts that training questions ask), so that accuracy on seen entities can be reported
+beside accuracy on held-out ones.
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ from functools import cached_property
 
 import numpy as np
 
+from kemm.data.benchmark.config import SEEN_SPLIT
 from kemm.data.benchmark.knowledge import BenchmarkKnowledge
 from kemm.errors import KemmError
+
+#: Splits whose questions are about (and only name) entities that are not held out.
+_SEEN_SPLITS = frozenset({"train", SEEN_SPLIT})
 
 
 @dataclass(frozen=True)
@@ -35,20 +42,23 @@ class EntitySplit:
         return self.val | self.test
 
     def of(self, split: str) -> frozenset[str]:
-        """Held-out keys of ``split`` (empty for ``train``)."""
+        """Held-out keys of ``split`` (empty for ``train`` and ``test_seen``)."""
         return {"val": self.val, "test": self.test}.get(split, frozenset())
 
     def subject_allowed(self, split: str, key: str) -> bool:
-        """Whether a ``split`` question may be about ``key``."""
-        return key not in self.heldout if split == "train" else key in self.of(split)
+        """Whether a ``split`` question may be about ``key``: in ``train`` and ``test_seen``, any key
+        that is not held out; in ``val`` and ``test``, only the split's own held-out keys."""
+        return key not in self.heldout if split in _SEEN_SPLITS else key in self.of(split)
 
     def mention_allowed(self, split: str, key: str) -> bool:
         """Whether a ``split`` question may name ``key`` at all (subject, answer, distractor, context).
 
-        Training questions never name a held-out entity; an evaluation question never names an
-        entity held out for the *other* evaluation split.
+        Training and ``test_seen`` questions never name a held-out entity; a validation (test)
+        question never names an entity held out for the *other* one of the two.
         """
-        return key not in self.heldout if split == "train" else key not in self.heldout - self.of(split)
+        if split in _SEEN_SPLITS:
+            return key not in self.heldout
+        return key not in self.heldout - self.of(split)
 
 
 def choose_heldout(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -364,15 +364,15 @@ def fit(task: Any, cfg: FinetuneConfig, seed: int, metric: str, run_dir: Path, n
     return Engine(task, engine_config(cfg, seed, metric, name), train_dir).fit()
 
 
-def finished(run_dir: Path, cfg: FinetuneConfig, pretrained: str | None) -> Any:
-    """The result of a run already written into ``run_dir`` with the same settings (reused by a
-    rerun), or None (none yet, or other settings: it is run again)."""
+def finished(run_dir: Path, cfg: FinetuneConfig, pretrained: str | None, seen: str | None = None) -> Any:
+    """The result of a run already written into ``run_dir`` with the same settings and seen split
+    (reused by a rerun), or None (none yet, or other settings: it is run again)."""
     from kemm.evaluation.tasks.base import METRICS_FILE, PREDICTIONS_FILE, TaskResult
 
     if not ((run_dir / METRICS_FILE).is_file() and (run_dir / PREDICTIONS_FILE).is_file()):
         return None
     result = TaskResult.load(run_dir)
-    if result.info.get("finetune") != run_settings(cfg, pretrained):
+    if result.info.get("finetune") != run_settings(cfg, pretrained) or result.info.get("seen_split") != seen:
         logger.info("fine-tuning run %s has other settings; run again", run_dir)
         return None
     logger.info("fine-tuning run %s exists; reused", run_dir)
@@ -443,8 +443,14 @@ class FinetuneTask(Task):
 
 
 def setup_run(ablation: Any, fusion: str, seed: int) -> tuple[FinetuneConfig, str | None]:
-    """The fine-tuning settings of an ablation config and the fusion module's checkpoint (or None)."""
+    """The fine-tuning settings of an ablation config for ``fusion`` (its ``fusion_options`` merged
+    into the model's) and the fusion module's checkpoint (or None)."""
     cfg = FinetuneConfig.from_dict(dict(getattr(ablation, "finetune", {}) or {}))
+    options = (getattr(ablation, "fusion_options", {}) or {}).get(fusion)
+    if options:
+        model = dict(cfg.model)
+        model["fusion_options"] = {**(model.get("fusion_options") or {}), **options}
+        cfg = dataclasses.replace(cfg, model=model)
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     torch.manual_seed(seed)
@@ -455,16 +461,46 @@ def benchmark_splits(
     ablation: Any, task: str, cfg: FinetuneConfig
 ) -> tuple[Any, dict[str, Any], dict[str, list]]:
     """``(benchmark, specs, examples)``: ``task``'s train, val and evaluated splits of the ablation's
-    benchmark (train cut to ``cfg.max_train`` when set)."""
+    benchmark, and its seen split when it has one (train cut to ``cfg.max_train`` when set)."""
     from kemm.evaluation.benchmark import Benchmark
     from kemm.evaluation.datasets import load_examples
 
     bench = Benchmark(ablation.benchmark)
-    specs = {s: bench.dataset(task, s) for s in ("train", "val", ablation.split)}
+    splits = ("train", "val", ablation.split, *filter(None, [seen_split(ablation, bench, task)]))
+    specs = {s: bench.dataset(task, s) for s in splits}
     data = {s: load_examples(sp.format, sp.path, **sp.options) for s, sp in specs.items()}
     if cfg.max_train:
         data["train"] = data["train"][: cfg.max_train]
     return bench, specs, data
+
+
+def seen_split(ablation: Any, bench: Any, task: str) -> str | None:
+    """The ablation's ``seen_split`` when ``bench`` holds it for ``task``, else None."""
+    seen = getattr(ablation, "seen_split", None)
+    return seen if seen and seen != ablation.split and bench.has(task, seen) else None
+
+
+#: a run's subfolder with the predictions and metrics of the seen split
+SEEN_DIR = "seen"
+
+
+def score_with_seen(
+    ablation: Any, data: dict[str, list], run_dir: Path, score: Callable[[str], tuple[Any, list]]
+) -> tuple[Any, list]:
+    """``score(ablation.split)``, the run's result and predictions; with the seen split loaded,
+    also ``score(seen)``: its files go to ``run_dir/seen/`` and its metrics (with their ``count``)
+    become the result's ``"seen"`` group, beside the held-out entities of the evaluated split."""
+    from kemm.evaluation.tasks.base import write_result
+
+    result, preds = score(ablation.split)
+    seen = getattr(ablation, "seen_split", None)
+    result.info["seen_split"] = None
+    if seen in data and seen != ablation.split:
+        seen_result, seen_preds = score(seen)
+        write_result(Path(run_dir) / SEEN_DIR, seen_result, seen_preds)
+        result.groups["seen"] = {**seen_result.metrics, "count": len(seen_preds)}
+        result.info["seen_split"] = seen
+    return result, preds
 
 
 class FinetuneRun(NamedTuple):
@@ -493,10 +529,11 @@ def start_run(
     """The result already in ``run_dir`` with the same settings (reused), or a :class:`FinetuneRun`:
     the settings, ``task``'s benchmark splits, the KG and the backbone with its tokenizer
     (``own_entities``: see :func:`load_backbone`)."""
+    from kemm.evaluation.benchmark import Benchmark
     from kemm.kg.graph import KnowledgeGraph
 
     cfg, pretrained = setup_run(ablation, fusion, seed)
-    done = finished(run_dir, cfg, pretrained)
+    done = finished(run_dir, cfg, pretrained, seen_split(ablation, Benchmark(ablation.benchmark), task))
     if done is not None:
         return done
     bench, specs, data = benchmark_splits(ablation, task, cfg)

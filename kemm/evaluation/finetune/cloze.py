@@ -342,9 +342,34 @@ class _Probes:
         info: dict[str, Any],
         entities: bool,
     ) -> Any:
-        """Score the evaluated split in the word space (and the entity space) and write the result."""
-        from kemm.evaluation.finetune.base import run_settings
+        """Score the evaluated split (and the seen split) in the word space (and the entity space)
+        and write the result."""
+        from kemm.evaluation.finetune.base import run_settings, score_with_seen
         from kemm.evaluation.tasks.base import write_result
+
+        result, preds = score_with_seen(
+            self.ablation,
+            self.data,
+            run_dir,
+            lambda split: self._score_split(ct, task, split, setting, entities),
+        )
+        run = self.run
+        result.info.update(
+            {
+                "fusion": self.fusion,
+                "seed": seed,
+                "finetune": run_settings(run.cfg, run.pretrained),
+                "checkpoint": str(run.pretrained) if run.pretrained else f"fresh {run.cfg.architecture}",
+                "kg": str(self.kg_dir),
+                "train_probes": len(self.items["train"]),
+                **info,
+            }
+        )
+        return write_result(run_dir, result, preds)
+
+    def _score_split(
+        self, ct: ClozeTask, task: str, split: str, setting: str, entities: bool
+    ) -> tuple[Any, list]:
         from kemm.evaluation.tasks.lama import (
             ClozeScores,
             gold_columns,
@@ -353,7 +378,7 @@ class _Probes:
             word_protocol,
         )
 
-        split, run, tokenizer, kg = self.ablation.split, self.run, self.run.tokenizer, self.run.kg
+        run, tokenizer, kg = self.run, self.run.tokenizer, self.run.kg
         examples = self.data[split]
         ids = [example_id(ex) for ex in examples]
         protocol = word_protocol(examples, read_vocabulary(run.bench.cloze_vocabulary), tokenizer.tokenize)
@@ -374,18 +399,6 @@ class _Probes:
             if entities
             else None
         )
-        result, preds = score_cloze(
+        return score_cloze(
             task, examples, words, space, protocol, self.facts[split], run.bench.heldout(split), setting
         )
-        result.info.update(
-            {
-                "fusion": self.fusion,
-                "seed": seed,
-                "finetune": run_settings(run.cfg, run.pretrained),
-                "checkpoint": str(run.pretrained) if run.pretrained else f"fresh {run.cfg.architecture}",
-                "kg": str(self.kg_dir),
-                "train_probes": len(self.items["train"]),
-                **info,
-            }
-        )
-        return write_result(run_dir, result, preds)

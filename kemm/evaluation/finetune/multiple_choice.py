@@ -177,6 +177,7 @@ def finetune_multiple_choice(
         FinetuneRun,
         fit,
         run_settings,
+        score_with_seen,
         start_run,
     )
     from kemm.evaluation.runner import _facts
@@ -206,22 +207,19 @@ def finetune_multiple_choice(
     )
     mc.prepare_fact_dropout(kg, train, specs["train"])
     trained = fit(mc, cfg, seed, "valid/accuracy", run_dir, task)
-    examples = data[ablation.split]
-    chosen = mc.predict(grounded[ablation.split])
-    ids = [example_id(ex) for ex in examples]
-    entities = {
-        i: [k for g in q for k in entity_keys(kg, g.knowledge)] for i, q in zip(ids, grounded[ablation.split])
-    }
-    entities = {i: list(dict.fromkeys(v)) for i, v in entities.items()}
-    result, preds = score_multiple_choice(
-        task,
-        examples,
-        dict(zip(ids, chosen)),
-        _facts(examples, specs[ablation.split]),
-        bench.heldout(ablation.split),
-        entities,
-        setting,
-    )
+
+    def score(split: str) -> tuple[Any, list]:
+        examples = data[split]
+        ids = [example_id(ex) for ex in examples]
+        chosen = dict(zip(ids, mc.predict(grounded[split])))
+        entities = {
+            i: list(dict.fromkeys(k for g in q for k in entity_keys(kg, g.knowledge)))
+            for i, q in zip(ids, grounded[split])
+        }
+        facts = _facts(examples, specs[split])
+        return score_multiple_choice(task, examples, chosen, facts, bench.heldout(split), entities, setting)
+
+    result, preds = score_with_seen(ablation, data, run_dir, score)
     result.info.update(
         {
             "fusion": fusion,

@@ -290,6 +290,7 @@ def finetune_vqa(
         FinetuneRun,
         fit,
         run_settings,
+        score_with_seen,
         start_run,
     )
     from kemm.evaluation.runner import _facts
@@ -346,23 +347,20 @@ def finetune_vqa(
     reachable = [ex for ex, it in zip(data["train"], items["train"]) if it.target]  # vt.train's order
     vt.prepare_fact_dropout(kg, reachable, specs["train"])
     trained = fit(vt, cfg, seed, "valid/vqa_accuracy", run_dir, task)
-    examples = data[ablation.split]
-    ids = [example_id(ex) for ex in examples]
-    answers = dict(zip(ids, vt.predict(items[ablation.split])))
-    entities = {i: entity_keys(kg, it.text.knowledge) for i, it in zip(ids, items[ablation.split])}
     links = "oracle" if cfg.object_links == "oracle" else "predicted"
-    result, preds = score_vqa(
-        task,
-        examples,
-        answers,
-        vocab,
-        _facts(examples, specs[ablation.split]),
-        bench.heldout(ablation.split),
-        entities,
-        setting,
-        links,
-    )
-    from_entities = sum(a not in vocab for a in answers.values())
+
+    def score(split: str) -> tuple[Any, list]:
+        examples = data[split]
+        ids = [example_id(ex) for ex in examples]
+        answers = dict(zip(ids, vt.predict(items[split])))
+        entities = {i: entity_keys(kg, it.text.knowledge) for i, it in zip(ids, items[split])}
+        facts = _facts(examples, specs[split])
+        return score_vqa(
+            task, examples, answers, vocab, facts, bench.heldout(split), entities, setting, links
+        )
+
+    result, preds = score_with_seen(ablation, data, run_dir, score)
+    from_entities = sum(p.prediction not in vocab for p in preds)
     result.info.update(
         {
             "fusion": fusion,

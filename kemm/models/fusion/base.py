@@ -17,6 +17,7 @@ Shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -24,7 +25,7 @@ from torch import nn
 
 from kemm.errors import KemmError
 from kemm.models.knowledge import REGION, TEXT, KnowledgeBatch
-from kemm.registry import Registry
+from kemm.registry import Registry, check_kwargs
 
 
 @dataclass
@@ -143,6 +144,22 @@ FUSION: Registry[type[FusionModule]] = Registry("fusion module", base=FusionModu
 
 #: keyword arguments an architecture passes itself when it builds a fusion module
 HOST_KWARGS = ("hidden_size", "entity_dim", "num_layers", "num_relations")
+
+
+def check_fusion_options(fusion: str, options: dict[str, Any], source: str | Path | None = None) -> None:
+    """Raise a one-line error naming the first key of ``options`` the fusion module ``fusion``
+    does not take (with the nearest valid one), before anything is built."""
+    import kemm.models.fusion  # noqa: F401 - registers the built-in modules
+
+    target = FUSION.get(fusion)
+    config_class = getattr(target, "config_class", None)
+    check_kwargs(
+        config_class if isinstance(config_class, type) else target,
+        options,
+        what=f"fusion module {fusion!r}",
+        source=source,
+        reserved=HOST_KWARGS,
+    )
 
 
 def build_fusion(spec: str | type | FusionModule, options: dict | None = None, **host: Any) -> FusionModule:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -11,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from kemm.data.benchmark import BenchmarkConfig, SceneConfig, make_benchmark
+from kemm.data.benchmark import SPLITS, BenchmarkConfig, SceneConfig, make_benchmark
 from kemm.data.benchmark.build import heldout_of
 from kemm.errors import KemmError
 
-from .conftest import TINY_CONFIG, TINY_SPRITES
+from .conftest import TINY_CONFIG, TINY_SEEN_CONFIG, TINY_SPRITES
 
 ROOT = Path(__file__).parents[3]
 
@@ -183,10 +184,13 @@ def test_no_training_question_touches_a_heldout_fact(tiny_benchmark, tiny_knowle
     assert named(captions) == heldout_labels
 
 
-def test_stats_and_readme_match_the_files(tiny_benchmark):
+@pytest.mark.parametrize("bench", ["tiny_benchmark", "tiny_benchmark_seen"])
+def test_stats_and_readme_match_the_files(bench, request):
+    tiny_benchmark = request.getfixturevalue(bench)
     stats = json.loads((tiny_benchmark / "stats.json").read_text())
     vocab = (tiny_benchmark / "lama" / "vocab.txt").read_text().splitlines()
-    for sp in ("train", "val", "test"):
+    assert set(stats["chance"]["vqa"]) == set(stats["chance"]["cloze"]) == set(stats["splits"])
+    for sp in stats["splits"]:
         s = stats["splits"][sp]
         assert s["images"] == len(
             json.loads((tiny_benchmark / f"annotations/instances_{sp}.json").read_text())["images"]
@@ -227,3 +231,107 @@ def test_scale_multiplies_the_image_counts():
     assert [cfg.num_images(s) for s in ("train", "val", "test")] == [25, 5, 8]
     with pytest.raises(KemmError):
         BenchmarkConfig(scale=0)
+
+
+def _split_files(root: Path, splits: tuple[str, ...]) -> dict[str, str]:
+    """sha256 of every file of ``splits`` (images, COCO annotations, OK-VQA, CommonsenseQA, LAMA)."""
+    paths = [p for sp in splits for p in sorted((root / "images" / sp).iterdir())]
+    for sp in splits:
+        paths += [root / "annotations" / f"{kind}_{sp}.json" for kind in ("instances", "captions")]
+        paths += [root / "okvqa" / f"OpenEnded_kemm_{sp}_questions.json"]
+        paths += [root / "okvqa" / f"kemm_{sp}_annotations.json", root / "csqa" / f"{sp}.jsonl"]
+        paths += [root / "lama" / f"{sp}.jsonl"]
+    paths.append(root / "lama" / "vocab.txt")
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+def test_test_seen_leaves_the_other_splits_byte_identical(tiny_benchmark, tiny_benchmark_seen):
+    assert _split_files(tiny_benchmark_seen, SPLITS) == _split_files(tiny_benchmark, SPLITS)
+    seen = _split_files(tiny_benchmark_seen, ("test_seen",))
+    assert len([k for k in seen if k.startswith("images/test_seen/")]) == TINY_SEEN_CONFIG.images["test_seen"]
+    # ids continue after test's
+    test, test_seen = (
+        json.loads((tiny_benchmark_seen / "annotations" / f"{kind}_{sp}.json").read_text())
+        for kind, sp in (("instances", "test"), ("instances", "test_seen"))
+    )
+    first = test["images"][-1]["id"] + 1
+    assert [im["id"] for im in test_seen["images"]] == list(range(first, first + 6))
+    assert test_seen["images"][0]["file_name"] == f"kemm_test_seen_{first:012d}.jpg"
+    assert test_seen["annotations"][0]["id"] == test["annotations"][-1]["id"] + 1
+    stats = json.loads((tiny_benchmark_seen / "stats.json").read_text())
+    assert list(stats["splits"]) == [*SPLITS, "test_seen"] and set(stats["heldout"]) == {"val", "test"}
+
+
+def test_test_seen_is_about_entities_seen_in_training(tiny_benchmark_seen, tiny_knowledge):
+    root = tiny_benchmark_seen
+    split = heldout_of(json.loads((root / "stats.json").read_text()))
+    heldout_labels = {tiny_knowledge.label(k) for k in split.heldout}
+    vqa_q = json.loads((root / "okvqa" / "OpenEnded_kemm_test_seen_questions.json").read_text())
+    vqa_a = json.loads((root / "okvqa" / "kemm_test_seen_annotations.json").read_text())
+    csqa, lama = (_jsonl(root / task / "test_seen.jsonl") for task in ("csqa", "lama"))
+    assert vqa_a["annotations"] and csqa and lama
+    for q, a in zip(vqa_q["questions"], vqa_a["annotations"], strict=True):
+        k = a["kemm"]
+        assert not {k["subject"], *k["objects"], *k["mentions"]} & split.heldout, q
+        assert not any(re.search(rf"\b{re.escape(lab)}\b", q["question"]) for lab in heldout_labels)
+    for r in csqa:
+        assert not {r["kemm"]["subject"], *r["kemm"]["choices"]} & split.heldout, r
+    for r in lama:
+        assert not {r["kemm"]["subject"], r["kemm"]["object"]} & split.heldout, r
+    inst = json.loads((root / "annotations" / "instances_test_seen.json").read_text())
+    cats = {c["id"]: c["kg_key"] for c in inst["categories"]}
+    pictured = {cats[a["category_id"]] for a in inst["annotations"]}
+    assert pictured and not pictured & split.heldout
+    # the training questions' facts may come back: that is what "seen" means
+    train = {(r["kemm"]["subject"], r["kemm"]["relation"]) for r in _jsonl(root / "csqa" / "train.jsonl")}
+    assert {(r["kemm"]["subject"], r["kemm"]["relation"]) for r in csqa} & train
+    assert "`test_seen` asks only about entities seen in training" in (root / "README.md").read_text()
+
+
+def test_entity_split_holds_nothing_out_for_test_seen(tiny_benchmark_seen, tiny_knowledge):
+    split = heldout_of(json.loads((tiny_benchmark_seen / "stats.json").read_text()))
+    assert split.of("test_seen") == frozenset()
+    for key in tiny_knowledge.objects:
+        seen = key not in split.heldout
+        assert split.subject_allowed("test_seen", key) == split.mention_allowed("test_seen", key) == seen
+
+
+def test_benchmark_without_test_seen_writes_no_test_seen_files(tiny_benchmark):
+    assert "test_seen" not in TINY_CONFIG.images
+    assert [p for p in tiny_benchmark.rglob("*test_seen*")] == []
+    stats = json.loads((tiny_benchmark / "stats.json").read_text())
+    assert (
+        list(stats["splits"]) == list(stats["chance"]["vqa"]) == list(stats["chance"]["cloze"]) == [*SPLITS]
+    )
+    assert "test_seen" not in (tiny_benchmark / "README.md").read_text()
+
+
+def test_interrupted_build_resumes_in_test_seen(tiny_commonsense_kg, tiny_benchmark_seen, tmp_path):
+    out = tmp_path / "resumed"
+
+    def stop_in_test_seen(task: str, done: int, total: int) -> None:
+        if task == "rendering test_seen" and done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        make_benchmark(
+            tiny_commonsense_kg, out, TINY_SEEN_CONFIG, sprite_dir=TINY_SPRITES, progress=stop_in_test_seen
+        )
+    make_benchmark(tiny_commonsense_kg, out, TINY_SEEN_CONFIG, sprite_dir=TINY_SPRITES, resume=True)
+    assert _files(out) == _files(tiny_benchmark_seen)
+
+
+def test_test_seen_image_count_is_optional():
+    assert BenchmarkConfig().images["test_seen"] == 250
+    assert BenchmarkConfig(scale=0.2).num_images("test_seen") == 50
+    assert BenchmarkConfig().splits == (*SPLITS, "test_seen")
+    for images in ({"train": 4, "val": 2, "test": 2}, {"train": 4, "val": 2, "test": 2, "test_seen": 0}):
+        cfg = BenchmarkConfig(images=images)
+        assert cfg.splits == SPLITS and cfg.num_images("test_seen") == 0
+    for images in (
+        {"train": 4, "val": 2},
+        {"train": 4, "val": 2, "test": 2, "test_seen": -1},
+        {"train": 4, "val": 2, "test": 2, "extra": 1},
+    ):
+        with pytest.raises(KemmError, match="images|negative"):
+            BenchmarkConfig(images=images)

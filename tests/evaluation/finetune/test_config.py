@@ -34,3 +34,20 @@ def test_bad_settings_are_refused():
         FinetuneConfig(batch_size=0)
     with pytest.raises(KemmError, match="fact_dropout must be between 0 and 1"):
         FinetuneConfig(fact_dropout=1.5)
+
+
+def test_fusion_options_apply_to_their_fusion_only():
+    from kemm.evaluation.finetune.base import setup_run
+
+    knowledge = AblationConfig.from_yaml(ROOT / "configs" / "eval" / "knowledge_benchmark.yaml")
+    assert knowledge.fusion_options == {"gnn": {"mention_states": True}}
+    gnn, _ = setup_run(knowledge, "gnn", 0)
+    none, _ = setup_run(knowledge, "none", 0)
+    assert gnn.model["fusion_options"] == {"mention_states": True}
+    assert "fusion_options" not in none.model and "fusion_options" not in knowledge.finetune["model"]
+    with pytest.raises(KemmError, match=r"fusion_options.gnn: not one of the fusions"):
+        AblationConfig(benchmark="b", kg="k", fusions=["none"], fusion_options={"gnn": {"layers": [1]}})
+    with pytest.raises(KemmError, match="pre-trained checkpoint"):
+        AblationConfig(
+            benchmark="b", kg="k", fusions=["gnn"], pretrained={"gnn": "ckpt"}, fusion_options={"gnn": {}}
+        )
