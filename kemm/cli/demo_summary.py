@@ -106,23 +106,40 @@ HEADLINE = [
 SETTING_NAMES = {"fact-in-kg": "fact in KG", "fact-removed": "fact removed"}
 
 
+def _cells(doc: dict[str, Any], task: str, metric: str, setting: str, fusion: str, group: str | None) -> dict:
+    """``{knowledge | none | kge: mean}`` of ``metric`` (of ``group``'s figures when given)."""
+    cells: dict[str, Any] = {}
+    for r in doc["summary"]:
+        if r["task"] != task or r["setting"] != setting or r.get("links") == "oracle":
+            continue
+        m = (r["groups"].get(group, {}) if group else r["metrics"]).get(metric)
+        if m is None:
+            continue
+        key = "kge" if r["fusion"] == "kge" else ("knowledge" if r["fusion"] == fusion else r["fusion"])
+        cells[key] = m["mean"]
+    return cells
+
+
+def _seen_chance(doc: dict[str, Any], task: str) -> float | None:
+    """The chance level of ``task`` on the benchmark's seen split (None without one)."""
+    from kemm.errors import KemmError
+    from kemm.evaluation.benchmark import Benchmark
+
+    seen, bench = doc["config"].get("seen_split"), doc["config"].get("benchmark")
+    try:
+        return Benchmark(bench).chance(task, seen) if seen and bench else None
+    except (KemmError, KeyError, OSError):
+        return None
+
+
 def ablation(report: Path, fusion: str) -> dict[str, Any]:
-    """Per task and setting: the knowledge model, the ``fusion: none`` twin, chance and train prior."""
+    """Per task and setting: the knowledge model, the ``fusion: none`` twin, chance and train prior;
+    with the fact in the KG also the same models on questions about entities seen in training."""
     doc = _json(report / "report.json")
     rows: dict[str, Any] = {}
     for task, metric, name in HEADLINE:
         for setting in doc["config"].get("settings", []):
-            cells: dict[str, Any] = {}
-            for r in doc["summary"]:
-                if r["task"] != task or r["setting"] != setting or r.get("links") == "oracle":
-                    continue
-                m = r["metrics"].get(metric)
-                if m is None:
-                    continue
-                key = (
-                    "kge" if r["fusion"] == "kge" else ("knowledge" if r["fusion"] == fusion else r["fusion"])
-                )
-                cells[key] = m["mean"]
+            cells = _cells(doc, task, metric, setting, fusion, None)
             if not cells:
                 continue
             base = doc.get("baselines", {}).get(task, {})
@@ -130,7 +147,16 @@ def ablation(report: Path, fusion: str) -> dict[str, Any]:
                 cells["chance"] = base.get("chance")
                 cells["train prior"] = base.get("train_prior")
             rows[f"{name} ({SETTING_NAMES.get(setting, setting)})"] = cells
+            seen = _cells(doc, task, metric, setting, fusion, "seen") if setting == "fact-in-kg" else {}
+            if seen and task in BENCHMARK_TASKS:
+                if base.get("metric") == metric:
+                    seen["chance"] = _seen_chance(doc, task)
+                rows[f"{name} (seen entities, fact in KG)"] = seen
     return rows
+
+
+#: the tasks whose seen-entity figures are their benchmark questions' (not the KGE's own groups)
+BENCHMARK_TASKS = ("lama", "csqa", "okvqa")
 
 
 def headline_columns(fusion: str) -> list[str]:

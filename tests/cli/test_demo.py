@@ -154,6 +154,9 @@ def test_demo_runs_every_stage_into_one_report(finished):
     # the QA figures: the knowledge model and its `fusion: none` twin side by side, chance beside them
     csqa = figs["evaluate"]["CommonsenseQA accuracy (fact in KG)"]
     assert {"knowledge", "none", "chance"} <= set(csqa) and csqa["chance"] == pytest.approx(0.2)
+    # the same models on questions about entities seen in training (the benchmark's test_seen)
+    seen = figs["evaluate"]["LAMA P@1 (words) (seen entities, fact in KG)"]
+    assert {"knowledge", "none", "chance"} <= set(seen) and 0 < seen["chance"] < 1
     zero = figs["evaluate"]["LAMA P@1 zero-shot (words) (fact in KG)"]  # the checkpoints as they are
     assert {"knowledge", "none", "chance"} <= set(zero)
     # each stage's config is written out, and its command logged, so it can be rerun alone

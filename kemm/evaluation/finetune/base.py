@@ -61,6 +61,8 @@ class FinetuneConfig:
         lr, weight_decay: AdamW's.
         max_length: text tokens per (question, choice) pair or question, special tokens included.
         hops, max_nodes: of the retrieved subgraph (``gnn`` reads it).
+        task_max_nodes: task name -> its own ``max_nodes`` (e.g. ``{okvqa: 64}``: a question names
+            its object by place or colour, and the answer is further from the question's entities).
         max_train: use at most this many training questions (None: all).
         object_links: VQA only, how the image's objects are linked to KG entities: ``none`` (the
             image patches only), ``detected`` (the evaluated and validation images by
@@ -89,6 +91,7 @@ class FinetuneConfig:
     max_length: int = 40
     hops: int = 1
     max_nodes: int = 32
+    task_max_nodes: dict[str, int] = field(default_factory=dict)
     max_train: int | None = None
     object_links: str = "none"
     fact_dropout: float = 0.0
@@ -105,9 +108,10 @@ class FinetuneConfig:
             )
         if not 0.0 <= self.fact_dropout <= 1.0:
             raise KemmError(f"finetune.fact_dropout must be between 0 and 1, got {self.fact_dropout}")
-        for task, n in self.task_epochs.items():
-            if n < 1:
-                raise KemmError(f"finetune.task_epochs.{task} must be at least 1, got {n}")
+        for name in ("task_epochs", "task_max_nodes"):
+            for task, n in getattr(self, name).items():
+                if n < 1:
+                    raise KemmError(f"finetune.{name}.{task} must be at least 1, got {n}")
         if "fusion" in self.model:
             raise KemmError("finetune.model.fusion comes from the ablation's `fusions`; remove it")
 
@@ -442,10 +446,14 @@ class FinetuneTask(Task):
         return -(-len(self.train) // self.cfg.batch_size)
 
 
-def setup_run(ablation: Any, fusion: str, seed: int) -> tuple[FinetuneConfig, str | None]:
+def setup_run(
+    ablation: Any, fusion: str, seed: int, task: str | None = None
+) -> tuple[FinetuneConfig, str | None]:
     """The fine-tuning settings of an ablation config for ``fusion`` (its ``fusion_options`` merged
-    into the model's) and the fusion module's checkpoint (or None)."""
+    into the model's) and ``task`` (its ``task_max_nodes``), and the fusion module's checkpoint (or None)."""
     cfg = FinetuneConfig.from_dict(dict(getattr(ablation, "finetune", {}) or {}))
+    if task in cfg.task_max_nodes:
+        cfg = dataclasses.replace(cfg, max_nodes=cfg.task_max_nodes[task])
     options = (getattr(ablation, "fusion_options", {}) or {}).get(fusion)
     if options:
         model = dict(cfg.model)
@@ -494,12 +502,12 @@ def score_with_seen(
 
     result, preds = score(ablation.split)
     seen = getattr(ablation, "seen_split", None)
-    result.info["seen_split"] = None
-    if seen in data and seen != ablation.split:
+    loaded = seen in data and seen != ablation.split
+    result.info["seen_split"] = seen if loaded else None  # what a rerun's `finished` compares
+    if loaded and data[seen]:  # an empty seen split (a tiny benchmark) has no figures
         seen_result, seen_preds = score(seen)
         write_result(Path(run_dir) / SEEN_DIR, seen_result, seen_preds)
         result.groups["seen"] = {**seen_result.metrics, "count": len(seen_preds)}
-        result.info["seen_split"] = seen
     return result, preds
 
 
@@ -532,7 +540,7 @@ def start_run(
     from kemm.evaluation.benchmark import Benchmark
     from kemm.kg.graph import KnowledgeGraph
 
-    cfg, pretrained = setup_run(ablation, fusion, seed)
+    cfg, pretrained = setup_run(ablation, fusion, seed, task)
     done = finished(run_dir, cfg, pretrained, seen_split(ablation, Benchmark(ablation.benchmark), task))
     if done is not None:
         return done

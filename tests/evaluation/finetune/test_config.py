@@ -51,3 +51,17 @@ def test_fusion_options_apply_to_their_fusion_only():
         AblationConfig(
             benchmark="b", kg="k", fusions=["gnn"], pretrained={"gnn": "ckpt"}, fusion_options={"gnn": {}}
         )
+
+
+def test_task_max_nodes_override_max_nodes_for_their_task():
+    from kemm.evaluation.finetune.base import setup_run
+
+    knowledge = AblationConfig.from_yaml(ROOT / "configs" / "eval" / "knowledge_benchmark.yaml")
+    assert setup_run(knowledge, "gnn", 0, "okvqa")[0].max_nodes == 64
+    assert (
+        setup_run(knowledge, "gnn", 0, "csqa")[0].max_nodes
+        == 16
+        == setup_run(knowledge, "gnn", 0)[0].max_nodes
+    )
+    with pytest.raises(KemmError, match="task_max_nodes.okvqa must be at least 1"):
+        FinetuneConfig(task_max_nodes={"okvqa": 0})
