@@ -502,9 +502,9 @@ def score_with_seen(
 
     result, preds = score(ablation.split)
     seen = getattr(ablation, "seen_split", None)
-    loaded = seen in data and seen != ablation.split
+    loaded = isinstance(seen, str) and seen in data and seen != ablation.split
     result.info["seen_split"] = seen if loaded else None  # what a rerun's `finished` compares
-    if loaded and data[seen]:  # an empty seen split (a tiny benchmark) has no figures
+    if isinstance(seen, str) and loaded and data[seen]:  # an empty seen split (a tiny benchmark): no figures
         seen_result, seen_preds = score(seen)
         write_result(Path(run_dir) / SEEN_DIR, seen_result, seen_preds)
         result.groups["seen"] = {**seen_result.metrics, "count": len(seen_preds)}
