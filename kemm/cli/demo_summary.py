@@ -123,9 +123,12 @@ def _cells(doc: dict[str, Any], task: str, metric: str, setting: str, fusion: st
 def _seen_chance(doc: dict[str, Any], task: str) -> float | None:
     """The chance level of ``task`` on the benchmark's seen split (None without one)."""
     from kemm.errors import KemmError
+    from kemm.evaluation.ablation import AblationConfig
     from kemm.evaluation.benchmark import Benchmark
 
-    seen, bench = doc["config"].get("seen_split"), doc["config"].get("benchmark")
+    # the config as written: a missing key is the default
+    default = AblationConfig.__dataclass_fields__["seen_split"].default
+    seen, bench = doc["config"].get("seen_split", default), doc["config"].get("benchmark")
     try:
         return Benchmark(bench).chance(task, seen) if seen and bench else None
     except (KemmError, KeyError, OSError):

@@ -83,7 +83,8 @@ class KnowledgeAttention(nn.Module):
     ) -> None:
         super().__init__()
         self.down = nn.Linear(d, e)  # hidden -> entity space
-        self.span_score = nn.Linear(e, 1)  # self-attentive span pooling
+        # self-attentive span pooling; no bias: a constant added to every logit leaves the softmax as it is
+        self.span_score = nn.Linear(e, 1, bias=False)
         self.span_layer = (
             nn.TransformerEncoderLayer(
                 e, span_heads, dim_feedforward=2 * e, dropout=dropout, batch_first=True
