@@ -122,6 +122,9 @@ def _ingest_process(tmp_path, fixtures, parse_block: str, **popen):
 
     script = (
         "import os, signal, sys, time\n"
+        # as a terminal starts a command: a job started in the background (`make test &`, nohup)
+        # inherits SIGINT ignored, and Python keeps it so
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import kemm.kg.readers.ntriples as nt\n"
         "real_parse_block, nt.BLOCK_BYTES = nt.parse_block, 256  # several blocks from a tiny file\n"
         f"def parse_block(*args):\n{parse_block}\n"
