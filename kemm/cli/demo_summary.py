@@ -105,6 +105,9 @@ HEADLINE = [
 
 SETTING_NAMES = {"fact-in-kg": "fact in KG", "fact-removed": "fact removed"}
 
+#: the tasks with seen-entity rows: their benchmark questions' test_seen (not the KGE's own groups)
+SEEN_ROW_TASKS = ("lama", "csqa", "okvqa")
+
 
 def _cells(doc: dict[str, Any], task: str, metric: str, setting: str, fusion: str, group: str | None) -> dict:
     """``{knowledge | none | kge: mean}`` of ``metric`` (of ``group``'s figures when given)."""
@@ -151,15 +154,11 @@ def ablation(report: Path, fusion: str) -> dict[str, Any]:
                 cells["train prior"] = base.get("train_prior")
             rows[f"{name} ({SETTING_NAMES.get(setting, setting)})"] = cells
             seen = _cells(doc, task, metric, setting, fusion, "seen") if setting == "fact-in-kg" else {}
-            if seen and task in BENCHMARK_TASKS:
+            if seen and task in SEEN_ROW_TASKS:
                 if base.get("metric") == metric:
                     seen["chance"] = _seen_chance(doc, task)
                 rows[f"{name} (seen entities, fact in KG)"] = seen
     return rows
-
-
-#: the tasks whose seen-entity figures are their benchmark questions' (not the KGE's own groups)
-BENCHMARK_TASKS = ("lama", "csqa", "okvqa")
 
 
 def headline_columns(fusion: str) -> list[str]:

@@ -502,9 +502,10 @@ def score_with_seen(
 
     result, preds = score(ablation.split)
     seen = getattr(ablation, "seen_split", None)
-    loaded = isinstance(seen, str) and seen in data and seen != ablation.split
-    result.info["seen_split"] = seen if loaded else None  # what a rerun's `finished` compares
-    if isinstance(seen, str) and loaded and data[seen]:  # an empty seen split (a tiny benchmark): no figures
+    if not (isinstance(seen, str) and seen in data and seen != ablation.split):
+        seen = None
+    result.info["seen_split"] = seen  # what a rerun's `finished` compares
+    if seen is not None and data[seen]:  # an empty seen split (a tiny benchmark): no figures
         seen_result, seen_preds = score(seen)
         write_result(Path(run_dir) / SEEN_DIR, seen_result, seen_preds)
         result.groups["seen"] = {**seen_result.metrics, "count": len(seen_preds)}
