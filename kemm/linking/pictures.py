@@ -71,29 +71,46 @@ class PictureDetector:
         max_objects: detections kept per image.
         iou: a match overlapping a kept detection by more than this IoU is dropped.
         mirror: also match each picture mirrored left-right.
+        refine: the best this many matches of the size grid are searched again at the sizes
+            between grid steps and one pixel around, before the thresholds are applied (an object
+            drawn between two grid sizes fits neither well at its edges); 0 turns it off.
+        unique: keep one detection per entity, its best (a second box of an entity links to
+            nothing new and would take a ``max_objects`` slot).
     """
 
     def __init__(
         self,
         pictures: dict[str, np.ndarray],
         sizes: Sequence[float] = DEFAULT_SIZES,
-        work_size: int = 48,
+        work_size: int = 64,
         threshold: float = 0.8,
         max_rms: float = 30.0,
         min_pixels: int = 80,
         max_objects: int = 4,
         iou: float = 0.3,
         mirror: bool = True,
+        refine: int = 24,
+        unique: bool = True,
     ) -> None:
         if not pictures:
             raise KemmError("a picture detector needs at least one picture")
         if work_size < 8 or not sizes or any(not 0.0 < s <= 1.0 for s in sizes):
             raise KemmError(f"picture detector: bad work_size {work_size} or sizes {list(sizes)}")
         self.keys = sorted(pictures)
+        self.pictures = pictures
         self.work_size = work_size
         self.threshold, self.max_rms, self.min_pixels = threshold, max_rms, min_pixels
         self.max_objects, self.iou = max_objects, iou
-        self.groups = [self._group(pictures, s, mirror) for s in sizes]
+        self.refine, self.unique = refine, unique
+        sides = sorted({max(4, round(s * work_size)) for s in sizes})
+        # the refined sizes: half a grid step either side (the grid's own ratio, or 6 % for one size)
+        step = float(np.exp(np.mean(np.diff(np.log(sides))))) if len(sides) > 1 else 1.12
+        self.half_step = float(np.sqrt(step))
+        self._resized: dict[tuple[int, int, bool], np.ndarray] = {}
+        mirrors = (False, True) if mirror else (False,)
+        self.groups = [
+            self._stack([(k, side, m) for k in range(len(self.keys)) for m in mirrors]) for side in sides
+        ]
 
     @classmethod
     def from_kg(cls, kg: Any, sprite_dir: str | Path | None = None, **options: Any) -> PictureDetector:
@@ -118,41 +135,84 @@ class PictureDetector:
         sprites = load_sprites(have.values(), folder)
         return cls({k: sprites[e].rgba for k, e in have.items()}, **options)
 
-    def _group(self, pictures: dict[str, np.ndarray], size: float, mirror: bool) -> dict[str, Any]:
-        """The templates of one size, padded to one shape: masks, masked colours and their energy."""
-        from PIL import Image
+    def _picture(self, k: int, side: int, mirrored: bool) -> np.ndarray:
+        """Picture ``k`` with its longest side ``side`` pixels (mirrored), RGBA float ``(h, w, 4)``."""
+        key = (k, side, mirrored)
+        if key not in self._resized:
+            from PIL import Image
 
-        side = max(4, round(size * self.work_size))
-        temps: list[tuple[int, np.ndarray]] = []
-        for k, key in enumerate(self.keys):
-            rgba = pictures[key]
+            rgba = self.pictures[self.keys[k]]
             h, w = rgba.shape[:2]
             f = side / max(h, w)
-            img = Image.fromarray(rgba, "RGBA").convert("RGBa")
+            img = Image.fromarray(rgba, "RGBA").convert("RGBa")  # premultiplied: no dark fringes
             img = img.resize((max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.LANCZOS)
             arr = np.asarray(img.convert("RGBA"), dtype=np.float32)
-            temps.append((k, arr))
-            if mirror:
-                temps.append((k, arr[:, ::-1].copy()))
-        hh = max(a.shape[0] for _, a in temps)
-        ww = max(a.shape[1] for _, a in temps)
-        mask = torch.zeros(len(temps), 1, hh, ww)
-        colour = torch.zeros(len(temps), 3, hh, ww)
-        for i, (_, a) in enumerate(temps):
+            self._resized[key] = arr[:, ::-1].copy() if mirrored else arr
+        return self._resized[key]
+
+    def _stack(self, which: Sequence[tuple[int, int, bool]]) -> dict[str, Any]:
+        """Templates ``(picture, side, mirrored)`` padded to one shape: masks, masked colours and
+        their energy, ready for :meth:`_match`."""
+        arrs = [self._picture(*t) for t in which]
+        hh = max(a.shape[0] for a in arrs)
+        ww = max(a.shape[1] for a in arrs)
+        mask = torch.zeros(len(arrs), 1, hh, ww)
+        colour = torch.zeros(len(arrs), 3, hh, ww)
+        for i, a in enumerate(arrs):
             m = torch.from_numpy(a[..., 3] > 127).float()
             mask[i, 0, : a.shape[0], : a.shape[1]] = m
             colour[i, :, : a.shape[0], : a.shape[1]] = torch.from_numpy(a[..., :3]).permute(2, 0, 1) * m
         return {
-            "entity": torch.tensor([k for k, _ in temps]),
+            "which": list(which),
+            "entity": torch.tensor([k for k, _, _ in which]),
             "mask": mask,  # (T, 1, hh, ww)
             "mask3": mask.expand(-1, 3, -1, -1).contiguous(),  # (T, 3, hh, ww)
             "colour": colour,  # (T, 3, hh, ww): the masked template
             "energy": (colour**2).sum((1, 2, 3)),  # (T,)
             "pixels": mask.sum((1, 2, 3)).clamp_min(1.0),  # (T,) pixels under the mask
-            "extent": [
-                (int(m.sum(1).nonzero().max()) + 1, int(m.sum(0).nonzero().max()) + 1) for m in mask[:, 0]
-            ],
+            "extent": [_extent(m) for m in mask[:, 0]],
         }
+
+    def _match(self, x: torch.Tensor, g: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each template's best position in ``x`` ``(1, 3, H, W)``: its ratio, flat position and
+        RMS, each ``(T,)`` (ratio ``inf`` where the template is too small or does not fit)."""
+        hh, ww = g["colour"].shape[-2:]
+        if hh > x.shape[-2] or ww > x.shape[-1]:
+            inf = torch.full((len(g["which"]),), float("inf"))
+            return inf, torch.zeros_like(inf, dtype=torch.long), inf
+        img_energy = F.conv2d(x * x, g["mask3"])[0]  # (T, H', W'): sum_M I^2
+        cross = F.conv2d(x, g["colour"])[0]  # (T, H', W'): sum_M T I
+        sums = F.conv2d(x.transpose(0, 1), g["mask"])  # (3, T, H', W'): sum_M I per channel
+        n = g["pixels"][:, None, None]  # (T, 1, 1)
+        sse = img_energy - 2 * cross + g["energy"][:, None, None]  # (T, H', W')
+        # the image's own spread under the mask: a flat patch has none to explain
+        spread = img_energy - (sums**2).sum(0) / n  # (T, H', W')
+        ratio = sse / spread.clamp_min(n * 3 * 1e-2)  # (T, H', W'): 1 - R^2 of the fit
+        ratio = ratio.masked_fill(n < self.min_pixels, float("inf"))
+        best, where = ratio.flatten(1).min(1)  # (T,)
+        sse_best = sse.flatten(1).gather(1, where[:, None])[:, 0]  # (T,)
+        rms = (sse_best / (3.0 * g["pixels"])).clamp_min(0.0).sqrt()  # (T,) over colour values
+        return best, where, rms
+
+    def _refined(self, x: torch.Tensor, c: tuple) -> tuple:
+        """Candidate ``c`` searched again at half a grid step either side and one pixel around."""
+        _, k, px, py, _, _, _, side, mirrored = c
+        sides = {max(4, round(side / self.half_step)), side, max(4, round(side * self.half_step))}
+        g = self._stack([(k, s, mirrored) for s in sorted(sides)])
+        hh, ww = g["colour"].shape[-2:]
+        s = x.shape[-1]
+        x0, y0 = max(0, px - 1), max(0, py - 1)
+        x1, y1 = min(s, px + ww + 1), min(s, py + hh + 1)
+        if x1 - x0 < ww or y1 - y0 < hh:  # a larger size does not fit the window at the border
+            x0, y0 = max(0, min(x0, s - ww)), max(0, min(y0, s - hh))
+            x1, y1 = min(s, x0 + ww + 2), min(s, y0 + hh + 2)
+        best, where, rms = self._match(x[..., y0:y1, x0:x1], g)
+        t = int(best.argmin())
+        if not torch.isfinite(best[t]) or float(best[t]) >= c[0]:
+            return c
+        h, w = g["extent"][t]
+        dy, dx = divmod(int(where[t]), x1 - x0 - ww + 1)
+        return (float(best[t]), k, x0 + dx, y0 + dy, w, h, float(rms[t]), g["which"][t][1], mirrored)
 
     @torch.no_grad()
     def detect(self, image: np.ndarray | Any) -> list[Detection]:
@@ -165,42 +225,32 @@ class PictureDetector:
         s = self.work_size
         small = np.asarray(pil.resize((s, s), Image.Resampling.BILINEAR), dtype=np.float32)
         x = torch.from_numpy(small).permute(2, 0, 1)[None]  # (1, 3, S, S)
-        cands: list[tuple] = []  # (ratio, entity, x, y, w, h, rms) in work pixels
+        # (ratio, entity, x, y, w, h, rms, side, mirrored) in work pixels
+        cands: list[tuple] = []
         for g in self.groups:
-            hh, ww = g["colour"].shape[-2:]
-            if hh > s or ww > s:
-                continue
-            img_energy = F.conv2d(x * x, g["mask3"])[0]  # (T, H', W'): sum_M I^2
-            cross = F.conv2d(x, g["colour"])[0]  # (T, H', W'): sum_M T I
-            sums = F.conv2d(x.transpose(0, 1), g["mask"])  # (3, T, H', W'): sum_M I per channel
-            n = g["pixels"][:, None, None]  # (T, 1, 1)
-            sse = img_energy - 2 * cross + g["energy"][:, None, None]  # (T, H', W')
-            # the image's own spread under the mask: a flat patch has none to explain
-            spread = img_energy - (sums**2).sum(0) / n  # (T, H', W')
-            ratio = sse / spread.clamp_min(n * 3 * 1e-2)  # (T, H', W'): 1 - R^2 of the fit
-            ratio = ratio.masked_fill(n < self.min_pixels, float("inf"))
-            best, where = ratio.flatten(1).min(1)  # (T,)
-            sse_best = sse.flatten(1).gather(1, where[:, None])[:, 0]  # (T,)
-            rms = (sse_best / (3.0 * g["pixels"])).clamp_min(0.0).sqrt()  # (T,) over colour values
-            cols = ratio.shape[-1]
+            best, where, rms = self._match(x, g)
+            cols = s - g["colour"].shape[-1] + 1
             ok = torch.isfinite(best).nonzero().flatten().tolist()
-            for t, r, e, pos, q in zip(
-                ok, best[ok].tolist(), g["entity"][ok].tolist(), where[ok].tolist(), rms[ok].tolist()
-            ):
+            for t, r, pos, q in zip(ok, best[ok].tolist(), where[ok].tolist(), rms[ok].tolist()):
+                k, side, mirrored = g["which"][t]
                 h, w = g["extent"][t]
                 py, px = divmod(pos, cols)
-                cands.append((r, e, px, py, w, h, q))
+                cands.append((r, k, px, py, w, h, q, side, mirrored))
         cands.sort()
+        if self.refine:
+            cands = sorted([self._refined(x, c) for c in cands[: self.refine]] + cands[self.refine :])
         kept: list[tuple] = []
         for c in cands:
             if c[0] >= self.threshold or len(kept) >= self.max_objects:
                 break
+            if self.unique and any(k[1] == c[1] for k in kept):
+                continue
             if c[6] < self.max_rms and all(_iou(c[2:6], k[2:6]) <= self.iou for k in kept):
                 kept.append(c)
         sx, sy = width / s, height / s
         return [
             Detection(self.keys[e], Box(px * sx, py * sy, w * sx, h * sy), ratio, rms)
-            for ratio, e, px, py, w, h, rms in kept
+            for ratio, e, px, py, w, h, rms, _, _ in kept
         ]
 
 
@@ -218,6 +268,12 @@ def coco_results(found: Mapping[Any, Sequence[Detection]], kg: Any) -> list[dict
         for image_id, dets in found.items()
         for d in dets
     ]
+
+
+def _extent(mask: torch.Tensor) -> tuple[int, int]:
+    """Height and width of the box from the origin to a mask's last set pixel ((1, 1) when empty)."""
+    rows, cols = mask.sum(1).nonzero(), mask.sum(0).nonzero()
+    return (int(rows.max()) + 1, int(cols.max()) + 1) if len(rows) else (1, 1)
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
