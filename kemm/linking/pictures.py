@@ -195,17 +195,19 @@ class PictureDetector:
         return best, where, rms
 
     def _refined(self, x: torch.Tensor, c: tuple) -> tuple:
-        """Candidate ``c`` searched again at half a grid step either side and one pixel around."""
-        _, k, px, py, _, _, _, side, mirrored = c
+        """Candidate ``c`` searched again at half a grid step either side, its box centre kept to
+        within two pixels."""
+        _, k, px, py, w0, h0, _, side, mirrored = c
         sides = {max(4, round(side / self.half_step)), side, max(4, round(side * self.half_step))}
         g = self._stack([(k, s, mirrored) for s in sorted(sides)])
         hh, ww = g["colour"].shape[-2:]
         s = x.shape[-1]
-        x0, y0 = max(0, px - 1), max(0, py - 1)
-        x1, y1 = min(s, px + ww + 1), min(s, py + hh + 1)
-        if x1 - x0 < ww or y1 - y0 < hh:  # a larger size does not fit the window at the border
-            x0, y0 = max(0, min(x0, s - ww)), max(0, min(y0, s - hh))
-            x1, y1 = min(s, x0 + ww + 2), min(s, y0 + hh + 2)
+        if hh > s or ww > s:
+            return c
+        # the window: the largest template centred on the candidate's box, two pixels either side
+        x0 = min(max(0, int(px + w0 / 2 - ww / 2) - 2), s - ww)
+        y0 = min(max(0, int(py + h0 / 2 - hh / 2) - 2), s - hh)
+        x1, y1 = min(s, x0 + ww + 4), min(s, y0 + hh + 4)
         best, where, rms = self._match(x[..., y0:y1, x0:x1], g)
         t = int(best.argmin())
         if not torch.isfinite(best[t]) or float(best[t]) >= c[0]:

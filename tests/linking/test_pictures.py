@@ -69,3 +69,31 @@ def test_bad_settings():
         PictureDetector({})
     with pytest.raises(KemmError, match="bad work_size"):
         PictureDetector(_pictures(), sizes=(1.5,))
+
+
+def test_refinement_fits_a_picture_drawn_between_grid_sizes():
+    # the grid has 16- and 32-px templates (64-px image); the disc is drawn at 23 px, between them
+    from PIL import Image
+
+    pics = _pictures()
+    disc = np.asarray(Image.fromarray(pics["disc"], "RGBA").resize((23, 23), Image.Resampling.LANCZOS))
+    canvas = np.full((64, 64, 3), 90.0)
+    _paste(canvas, disc, 20, 12)
+    image = np.clip(canvas, 0, 255).astype(np.uint8)
+    loose = {"sizes": (0.25, 0.5), "work_size": 64, "min_pixels": 20, "threshold": 10.0, "max_rms": 1e9}
+    coarse = next(d for d in PictureDetector(pics, refine=0, **loose).detect(image) if d.entity == "disc")
+    fine = next(d for d in PictureDetector(pics, **loose).detect(image) if d.entity == "disc")
+    assert fine.ratio < 0.5 * coarse.ratio
+    assert abs(fine.box.w - 23) <= 1.5 and abs(fine.box.x - 20) <= 1 and abs(fine.box.y - 12) <= 1
+    assert abs(coarse.box.w - 23) > 1.5  # on the grid alone the box is a grid size
+
+
+def test_one_detection_per_entity_unless_asked():
+    pics = _pictures()
+    canvas = np.full((64, 64, 3), 128.0)
+    _paste(canvas, pics["ring"], 2, 2)
+    _paste(canvas, pics["ring"][:, ::-1], 38, 38)  # each template gives its best place: mirror it
+    image = canvas.astype(np.uint8)
+    opts = {"sizes": (0.375,), "work_size": 64, "min_pixels": 20}
+    assert [d.entity for d in PictureDetector(pics, **opts).detect(image)] == ["ring"]
+    assert [d.entity for d in PictureDetector(pics, unique=False, **opts).detect(image)] == ["ring", "ring"]
